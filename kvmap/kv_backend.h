@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// KvBackend is the asynchronous key/value interface the gateway runs commands against. The
+// production implementation (NatsKvBackend) speaks the raw JetStream protocol over one nats.c
+// connection; FakeKvBackend implements the same contract in memory for unit tests.
+//
+// Contract shared by every implementation:
+//   * Calls are made on the loop thread and never block.
+//   * Every call eventually invokes its callback exactly once, on the loop thread (through the
+//     Executor given at construction), never from inside the call itself. Callbacks may arrive
+//     in any order relative to the order of the calls.
+//   * Keys are already encoded NATS KV keys (kvmap::EncodeKey); buckets are KV bucket names.
+//   * A value view passed to a call needs to stay valid only for the duration of that call.
+//   * Writes sent on one backend to one bucket are stored in the order they were called (the
+//     stream orders them); reads have no ordering guarantee against writes in flight, so the
+//     caller orders dependent operations itself.
+//
+// Thread: the loop thread only (except Executor::Post, which any thread may call).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "kvmap/kv_status.h"
+
+namespace kvmap {
+
+// Runs closures on the loop thread. Post() is thread-safe and never runs the closure inline.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void Post(std::function<void()> fn) = 0;
+};
+
+// Header names the gateway writes and reads (DESIGN.md decision 4).
+inline constexpr std::string_view kHdrType = "Redis-Type";
+inline constexpr std::string_view kHdrExpiresAt = "Redis-Expires-At";
+inline constexpr std::string_view kHdrEvent = "Redis-Event";
+inline constexpr std::string_view kHdrObject = "Redis-Object";
+inline constexpr std::string_view kHdrKvOperation = "KV-Operation";
+
+// One header line. Order is preserved; names compare case-sensitively as NATS does.
+using Header = std::pair<std::string, std::string>;
+using Headers = std::vector<Header>;
+
+// True when `name` may be written by the gateway: `Redis-*` and `KV-Operation`. A `Nats-*`
+// header read from a stored message is never sent again (a stored Nats-Msg-Id would turn the
+// new write into a silent duplicate).
+bool IsWritableHeader(std::string_view name);
+
+// Returns the value of `name` in `headers`, or nullopt.
+std::optional<std::string_view> FindHeader(const Headers& headers, std::string_view name);
+
+enum class EntryOp : uint8_t { kPut, kDelete, kPurge };
+
+// One stored KV entry as read by a direct get.
+struct Entry {
+  std::string key;          // encoded key
+  std::string value;        // payload bytes (empty for markers)
+  uint64_t revision = 0;    // stream sequence
+  int64_t timestamp_ns = 0; // Nats-Time-Stamp, Unix nanoseconds (0 when unknown)
+  EntryOp op = EntryOp::kPut;
+  Headers headers;          // stored headers, Nats-* and KV-Operation excluded
+
+  bool is_marker() const { return op != EntryOp::kPut; }
+};
+
+struct GetResult {
+  KvStatus status = KvStatus::kInternal;
+  // Set when status is kOk. A delete/purge marker is returned as kOk with entry.is_marker().
+  Entry entry;
+  std::string detail;  // human-readable cause for failures
+};
+
+struct WriteRequest {
+  std::string_view bucket;
+  std::string_view key;     // encoded
+  std::string_view value;   // payload (ignored for markers)
+  EntryOp op = EntryOp::kPut;
+  Headers headers;          // only writable headers (IsWritableHeader); KV-Operation is added
+                            // by the backend for markers
+  // CAS: when set, the write succeeds only if the key's last stream sequence equals this
+  // value; 0 means "the subject has no message at all".
+  std::optional<uint64_t> expected_revision;
+  // Deduplication id (Nats-Msg-Id). Only for writes that may be retried (decision 2).
+  std::string msg_id;
+};
+
+struct WriteResult {
+  KvStatus status = KvStatus::kInternal;
+  uint64_t revision = 0;          // stream sequence of the stored message (kOk)
+  bool is_duplicate = false;      // the server matched msg_id to an earlier write
+  // For kRevisionMismatch: the key's current last sequence, when the server reported it.
+  std::optional<uint64_t> current_revision;
+  std::string detail;
+};
+
+using GetCallback = std::function<void(GetResult)>;
+using WriteCallback = std::function<void(WriteResult)>;
+
+class KvBackend {
+ public:
+  virtual ~KvBackend() = default;
+
+  // Last entry of `key` (a marker counts as an entry). kNotFound when the key has none.
+  virtual void Get(std::string_view bucket, std::string_view key, GetCallback cb) = 0;
+
+  // Stores a put or a marker, optionally with CAS and a msg id.
+  virtual void Write(const WriteRequest& request, WriteCallback cb) = 0;
+
+  // True when operations can be sent now. Commands fail fast with kUnavailable otherwise.
+  virtual bool is_connected() const = 0;
+
+  // Largest encoded key this backend can send in every operation (protocol line limit).
+  virtual size_t max_key_length() const = 0;
+};
+
+}  // namespace kvmap
