@@ -16,14 +16,23 @@
 //
 // set_connected(false) makes new calls fail with kUnavailable (posted, not inline).
 //
+// Like the real backend, a call that could not be sent fails at once (posted, never queued):
+// a key that breaks the NATS KV key rules or is longer than max_key_length() gets kInvalidKey,
+// a write header outside the allow-list (IsWritableHeader) gets kInternal, and a message over
+// the max payload (value plus header block) gets kTooLarge. In kManual mode de-duplication and
+// CAS are decided when an operation is completed, in completion order, as the server would
+// decide them on arrival.
+//
 // Thread: single-threaded; tests drive it from one thread.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <variant>
 
 #include "kvmap/kv_backend.h"
@@ -38,6 +47,10 @@ class FakeKvBackend : public KvBackend {
 
   void Get(std::string_view bucket, std::string_view key, GetCallback cb) override;
   void Write(const WriteRequest& request, WriteCallback cb) override;
+  void EnsureBucket(const std::string& bucket, BucketCallback cb) override {
+    KvStatus st = is_connected_ ? KvStatus::kOk : KvStatus::kUnavailable;
+    executor_->Post([cb = std::move(cb), st] { cb(st, {}); });
+  }
   bool is_connected() const override { return is_connected_; }
   size_t max_key_length() const override { return max_key_length_; }
 
@@ -59,6 +72,12 @@ class FakeKvBackend : public KvBackend {
   // Latest entry of a key, or nullptr.
   const Entry* Latest(std::string_view bucket, std::string_view key) const;
   uint64_t last_sequence() const { return sequence_; }
+  // Largest message (payload plus header block) a write may carry; larger writes get kTooLarge.
+  void set_max_payload(size_t n) { max_payload_ = n; }
+  // Clock for Entry::timestamp_ns (Unix nanoseconds). Defaults to the system clock.
+  void set_clock(std::function<int64_t()> now_ns) { clock_ = std::move(now_ns); }
+  // Forgets every remembered msg id, as if the duplicate window had passed.
+  void ForgetMsgIds() { msg_ids_.clear(); }
   // Number of Get and Write calls received (for asserting that a parse error sent nothing).
   size_t get_calls() const { return get_calls_; }
   size_t write_calls() const { return write_calls_; }
@@ -68,27 +87,46 @@ class FakeKvBackend : public KvBackend {
     std::string bucket, key;
     GetCallback cb;
   };
+  // Owns copies of everything a WriteRequest borrows; View() re-points a request at them. The
+  // views are rebuilt on use because moving a std::string (SSO) can move its bytes.
   struct PendingWrite {
     std::string bucket, key, value;
-    WriteRequest request;  // string_views re-pointed at the owned copies above
+    EntryOp op = EntryOp::kPut;
+    Headers headers;
+    std::optional<uint64_t> expected_revision;
+    std::string msg_id;
     WriteCallback cb;
+
+    WriteRequest View() const;
   };
   using Pending = std::variant<PendingGet, PendingWrite>;
 
-  GetResult ApplyGet(const std::string& bucket, const std::string& key) const;
-  WriteResult ApplyWrite(const PendingWrite& w);
+  // Checks done before a real backend would send anything (key syntax and length, header
+  // allow-list, payload size). Returns nullopt when the request may be sent.
+  std::optional<WriteResult> CheckWrite(const WriteRequest& request) const;
+  std::optional<GetResult> CheckGet(std::string_view key) const;
+  GetResult ApplyGet(std::string_view bucket, std::string_view key) const;
+  WriteResult ApplyWrite(const WriteRequest& request);
+  void PostGet(GetCallback cb, GetResult result);
+  void PostWrite(WriteCallback cb, WriteResult result);
+  int64_t NowNs() const;
 
   Executor* executor_;
   Mode mode_;
   bool is_connected_ = true;
   size_t max_key_length_ = 4000;
+  size_t max_payload_ = 1024 * 1024;
+  std::function<int64_t()> clock_;  // Unix ns for Entry::timestamp_ns; system clock if empty
   uint64_t sequence_ = 0;
   size_t get_calls_ = 0;
   size_t write_calls_ = 0;
   std::deque<Pending> pending_;
   // bucket -> key -> latest entry
-  std::map<std::string, std::map<std::string, Entry>> store_;
-  std::unordered_map<std::string, WriteResult> msg_ids_;
+  std::map<std::string, std::map<std::string, Entry, std::less<>>, std::less<>> store_;
+  // (bucket, msg id) -> result of the write that stored it. JetStream de-duplicates per stream
+  // and only remembers ids of stored messages; the window never closes here unless
+  // ForgetMsgIds() is called.
+  std::map<std::pair<std::string, std::string>, WriteResult> msg_ids_;
 };
 
 // An Executor for tests: Post() queues; RunAll() runs queued closures (including ones posted
