@@ -127,7 +127,8 @@ PIDS+=("$NATS_PID")
 NATS_PORTS="$TMP/nats/nats-server_$NATS_PID.ports"
 wait_until 10 nats-server "$NATS_PID" test -s "$NATS_PORTS"
 NATS_URL="$(sed -E 's/.*"nats":\["([^"]+)".*/\1/' "$NATS_PORTS")"
-[[ "$NATS_URL" == nats://127.0.0.1:* ]] || die "unexpected nats-server ports file: $(cat "$NATS_PORTS")"
+[[ "$NATS_URL" == nats://127.0.0.1:* ]] ||
+  die "unexpected nats-server ports file: $(cat "$NATS_PORTS")"
 
 # the gateway, against that nats-server.
 GW_PORT_FILE="$TMP/gateway.port"
@@ -159,7 +160,8 @@ cat <<EOF
 - redis-server: $("$REDIS_SERVER_BIN" --version 2>&1 | head -n 1)
 - redis-benchmark: $(redis-benchmark --version 2>&1 | head -n 1)
 - gateway: $GATEWAY_BIN (commit $commit)
-- parameters: N=$N CLIENTS=$CLIENTS N_SINGLE=$N_SINGLE ROUNDS=$ROUNDS DATA_SIZE=$DATA_SIZE KEYSPACE=$KEYSPACE TESTS=$TESTS
+- parameters: N=$N CLIENTS=$CLIENTS N_SINGLE=$N_SINGLE ROUNDS=$ROUNDS
+- values: DATA_SIZE=$DATA_SIZE KEYSPACE=$KEYSPACE TESTS=$TESTS
 
 EOF
 
