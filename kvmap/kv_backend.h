@@ -102,6 +102,7 @@ struct WriteResult {
 
 using GetCallback = std::function<void(GetResult)>;
 using WriteCallback = std::function<void(WriteResult)>;
+using BucketCallback = std::function<void(KvStatus, std::string detail)>;
 
 class KvBackend {
  public:
@@ -112,6 +113,11 @@ class KvBackend {
 
   // Stores a put or a marker, optionally with CAS and a msg id.
   virtual void Write(const WriteRequest& request, WriteCallback cb) = 0;
+
+  // Makes sure `bucket` exists (creating it when missing), then calls cb (posted, never
+  // inline). Operations on a bucket that does not exist fail or time out, so the gateway
+  // ensures each database's bucket before its first use.
+  virtual void EnsureBucket(const std::string& bucket, BucketCallback cb) = 0;
 
   // True when operations can be sent now. Commands fail fast with kUnavailable otherwise.
   virtual bool is_connected() const = 0;

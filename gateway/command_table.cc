@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The command rows. Matches Redis 7.0.15 (src/commands/*.json) for arity, flags and key
+// positions of every command listed. Adding a command: one row here, one handler in its family
+// file, and tests. No other list may name commands.
+#include "gateway/command_table.h"
+
+#include <cctype>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "gateway/commands/commands.h"
+#include "resp/request_parser.h"
+
+namespace gateway {
+namespace {
+
+using F = CommandFlag;
+
+constexpr CommandSpec kClientSubcommands[] = {
+    {"client|id", 2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdClientId,
+     "Returns the unique client ID of the connection.", "connection", "5.0.0"},
+    {"client|setname", 3, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdClientSetName,
+     "Sets the connection name.", "connection", "2.6.9"},
+    {"client|getname", 2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdClientGetName,
+     "Returns the name of the connection.", "connection", "2.6.9"},
+    {"client|setinfo", 4, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdClientSetInfo,
+     "Sets information specific to the client or connection.", "connection", "7.2.0"},
+    {"client|info", 2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdClientInfo,
+     "Returns information about the connection.", "connection", "6.2.0"},
+    {"client|list", -2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdClientList,
+     "Lists open connections.", "connection", "2.4.0"},
+};
+
+constexpr CommandSpec kConfigSubcommands[] = {
+    {"config|get", -3, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdConfigGet,
+     "Returns the effective values of configuration parameters.", "server", "2.0.0"},
+    {"config|set", -4, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdConfigSet,
+     "Sets configuration parameters in-flight.", "server", "2.0.0"},
+    {"config|resetstat", 2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0,
+     CmdConfigResetStat, "Resets the server's statistics.", "server", "2.0.0"},
+    {"config|rewrite", 2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0,
+     CmdConfigRewrite, "Persists the effective configuration to file.", "server", "2.8.0"},
+};
+
+constexpr CommandSpec kCommandSubcommands[] = {
+    {"command|count", 2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdCommandCount,
+     "Returns a count of commands.", "server", "2.8.13"},
+    {"command|info", -2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdCommandInfo,
+     "Returns information about one, multiple or all commands.", "server", "2.8.13"},
+    {"command|docs", -2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdCommandDocs,
+     "Returns documentary information about one, multiple or all commands.", "server", "7.0.0"},
+    {"command|list", -2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdCommandList,
+     "Returns a list of command names.", "server", "7.0.0"},
+};
+
+constexpr CommandSpec kFunctionSubcommands[] = {
+    {"function|flush", -2, F::kLocal, 0, 0, 0, CmdFunctionFlush, "Deletes all libraries and functions.",
+     "scripting", "7.0.0"},
+};
+
+// Containers (rows with subcommands) have a handler that is never called: dispatch resolves the
+// subcommand first. CmdCommand doubles as the bare COMMAND.
+void ContainerHandler(Call&) {}
+
+constexpr CommandSpec kCommands[] = {
+    // connection
+    {"ping", -1, F::kLocal | F::kFast | F::kStale, 0, 0, 0, CmdPing,
+     "Returns the server's liveliness response.", "connection", "1.0.0"},
+    {"echo", 2, F::kLocal | F::kFast | F::kStale, 0, 0, 0, CmdEcho, "Returns the given string.",
+     "connection", "1.0.0"},
+    {"quit", -1, F::kLocal | F::kNoAuth | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdQuit,
+     "Closes the connection.", "connection", "1.0.0"},
+    {"reset", 1, F::kLocal | F::kNoAuth | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdReset,
+     "Resets the connection.", "connection", "6.2.0"},
+    {"hello", -1, F::kLocal | F::kNoAuth | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdHello,
+     "Handshakes with the Redis server.", "connection", "6.0.0"},
+    {"auth", -2, F::kLocal | F::kNoAuth | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdAuth,
+     "Authenticates the connection.", "connection", "1.0.0"},
+    {"select", 2, F::kLocal | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdSelect,
+     "Changes the selected database.", "connection", "1.0.0"},
+    {"client", -2, F::kLocal, 0, 0, 0, ContainerHandler, "A container for client connection commands.",
+     "connection", "2.4.0", kClientSubcommands},
+    // server
+    {"info", -1, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdInfo,
+     "Returns information and statistics about the server.", "server", "1.0.0"},
+    {"config", -2, F::kLocal, 0, 0, 0, ContainerHandler, "A container for server configuration commands.",
+     "server", "2.0.0", kConfigSubcommands},
+    {"command", -1, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdCommand,
+     "Returns detailed information about all commands.", "server", "2.8.13", kCommandSubcommands},
+    {"time", 1, F::kLocal | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdTime,
+     "Returns the server time.", "server", "2.6.0"},
+    {"function", -2, F::kLocal, 0, 0, 0, ContainerHandler, "A container for function commands.",
+     "scripting", "7.0.0", kFunctionSubcommands},
+    {"cluster", -2, F::kLocal, 0, 0, 0, CmdCluster, "A container for Redis Cluster commands.",
+     "cluster", "3.0.0"},
+    // string
+    {"get", 2, F::kReadOnly | F::kFast, 1, 1, 1, CmdGet, "Returns the string value of a key.",
+     "string", "1.0.0"},
+    {"set", -3, F::kWrite, 1, 1, 1, CmdSet,
+     "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+     "string", "1.0.0", {}, SetAccess},
+    // generic
+    {"del", -2, F::kWrite | F::kMultiKey, 1, -1, 1, CmdDel, "Deletes one or more keys.", "generic",
+     "1.0.0"},
+    {"exists", -2, F::kReadOnly | F::kFast | F::kMultiKey, 1, -1, 1, CmdExists,
+     "Determines whether one or more keys exist.", "generic", "1.0.0"},
+};
+
+std::string LowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+const std::unordered_map<std::string, const CommandSpec*>& Index() {
+  static const auto* index = [] {
+    auto* m = new std::unordered_map<std::string, const CommandSpec*>();
+    for (const CommandSpec& spec : kCommands) m->emplace(std::string(spec.name), &spec);
+    for (const CommandSpec& spec : kCommands) {
+      for (const CommandSpec& sub : spec.subcommands) m->emplace(std::string(sub.name), &sub);
+    }
+    return m;
+  }();
+  return *index;
+}
+
+}  // namespace
+
+KeyAccess CommandSpec::AccessFor(const resp::Request& request) const {
+  if (access != nullptr) return access(request);
+  if (!has_keys()) return KeyAccess::kNone;
+  if (flags.has(CommandFlag::kWrite)) return KeyAccess::kWrite;
+  if (flags.has(CommandFlag::kReadOnly)) return KeyAccess::kRead;
+  return KeyAccess::kNone;
+}
+
+const CommandSpec* FindCommand(std::string_view name) {
+  if (name.size() > 64) return nullptr;
+  char buf[64];
+  for (size_t i = 0; i < name.size(); ++i) {
+    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  }
+  std::string_view lower(buf, name.size());
+  if (lower.find('|') != std::string_view::npos) return nullptr;  // subcommands only via parent
+  const auto& index = Index();
+  auto it = index.find(std::string(lower));
+  return it == index.end() ? nullptr : it->second;
+}
+
+const CommandSpec* FindSubcommand(const CommandSpec& container, std::string_view name) {
+  std::string full = std::string(container.name) + "|" + LowerAscii(name);
+  const auto& index = Index();
+  auto it = index.find(full);
+  return it == index.end() ? nullptr : it->second;
+}
+
+std::span<const CommandSpec> AllCommands() { return kCommands; }
+
+namespace {
+
+std::string ValidateRow(const CommandSpec& spec, std::set<std::string>* names) {
+  std::string name(spec.name);
+  if (!names->insert(name).second) return "duplicate command '" + name + "'";
+  if (spec.handler == nullptr) return "no handler for '" + name + "'";
+  int kinds = spec.flags.has(CommandFlag::kWrite) + spec.flags.has(CommandFlag::kReadOnly) +
+              spec.flags.has(CommandFlag::kLocal);
+  if (kinds != 1) return "'" + name + "' needs exactly one of write/readonly/local";
+  if (spec.arity == 0) return "'" + name + "' has arity 0";
+  if (spec.has_keys()) {
+    int min_args = spec.arity > 0 ? spec.arity : -spec.arity;
+    if (spec.first_key >= min_args) return "'" + name + "' first key beyond arity";
+    if (spec.last_key > 0 && spec.last_key >= min_args && spec.arity > 0) {
+      return "'" + name + "' last key beyond arity";
+    }
+    if (spec.key_step <= 0) return "'" + name + "' key step must be positive";
+    if (spec.flags.has(CommandFlag::kLocal)) return "'" + name + "' is local but has keys";
+  } else if (spec.flags.has(CommandFlag::kWrite) || spec.flags.has(CommandFlag::kReadOnly)) {
+    if (!spec.flags.has(CommandFlag::kBarrier)) {
+      return "'" + name + "' touches data but declares no keys and is not a barrier";
+    }
+  }
+  if (spec.summary.empty() || spec.group.empty() || spec.since.empty()) {
+    return "'" + name + "' lacks its documentation fields";
+  }
+  for (const CommandSpec& sub : spec.subcommands) {
+    if (sub.name.substr(0, spec.name.size() + 1) != name + "|") {
+      return "subcommand '" + std::string(sub.name) + "' not named after '" + name + "'";
+    }
+    std::string err = ValidateRow(sub, names);
+    if (!err.empty()) return err;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string ValidateCommandTable() {
+  std::set<std::string> names;
+  for (const CommandSpec& spec : kCommands) {
+    std::string err = ValidateRow(spec, &names);
+    if (!err.empty()) return err;
+  }
+  return {};
+}
+
+}  // namespace gateway

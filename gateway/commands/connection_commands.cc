@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Connection commands: PING, ECHO, QUIT, RESET, HELLO, AUTH, SELECT and CLIENT. All are answered
+// locally. Behaviour and texts follow Redis 7.0.15 (src/networking.c, src/server.c, src/acl.c);
+// CLIENT SETINFO is a Redis 7.2 command that current clients send, accepted on purpose.
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "gateway/arg_parser.h"
+#include "gateway/commands/commands.h"
+#include "gateway/errors.h"
+#include "gateway/server_context.h"
+#include "gateway/session.h"
+#include "gateway/version.h"
+
+namespace gateway {
+namespace {
+
+// Redis 7.0 validateClientName: only printable ASCII without spaces.
+bool IsValidClientName(std::string_view name) {
+  for (char c : name) {
+    if (c < '!' || c > '~') return false;
+  }
+  return true;
+}
+
+// AUTH logic shared by AUTH and HELLO ... AUTH. There is one user, "default", whose password
+// is --requirepass (no password: any password is accepted for "default", as Redis's nopass).
+bool CheckCredentials(ServerContext& server, std::string_view user, std::string_view pass) {
+  if (user != "default") return false;
+  const std::string& required = server.config().requirepass;
+  return required.empty() || pass == required;
+}
+
+int64_t SecondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+
+// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
+std::string ClientInfoLine(Session& s) {
+  std::string line;
+  line.reserve(256);
+  line += "id=" + std::to_string(s.id());
+  line += " addr=" + s.peer_addr();
+  line += " laddr=" + s.local_addr();
+  line += " fd=-1 name=" + s.name();
+  line += " age=" + std::to_string(SecondsSince(s.created_at()));
+  line += " idle=" + std::to_string(SecondsSince(s.last_active()));
+  line += " flags=N db=" + std::to_string(s.db());
+  line += " sub=0 psub=0 ssub=0 multi=-1";
+  line += " qbuf=" + std::to_string(s.input_buffer_bytes());
+  line += " qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0";
+  line += " oll=" + std::to_string(s.queued_calls());
+  line += " omem=0 tot-mem=0 events=r cmd=";
+  line += s.last_command().empty() ? std::string("NULL") : std::string(s.last_command());
+  line += " user=default redir=-1";
+  line += " resp=" + std::to_string(static_cast<int>(s.protocol()));
+  line += " lib-name=" + s.lib_name + " lib-ver=" + s.lib_ver;
+  return line;
+}
+
+}  // namespace
+
+void CmdPing(Call& call) {
+  if (call.argc() > 2) {
+    call.ReplyError(errors::WrongArity("ping"));
+    return;
+  }
+  if (call.argc() == 2) {
+    call.reply().Bulk(call.arg(1));
+    call.Finish();
+    return;
+  }
+  call.reply().SimpleString("PONG");
+  call.Finish();
+}
+
+void CmdEcho(Call& call) {
+  call.reply().Bulk(call.arg(1));
+  call.Finish();
+}
+
+void CmdQuit(Call& call) {
+  call.session().CloseAfterReply();
+  call.ReplyOk();
+}
+
+void CmdReset(Call& call) {
+  Session& s = call.session();
+  s.set_db(0);
+  s.set_protocol(resp::Protocol::kResp2);
+  s.set_name("");
+  s.set_authenticated(call.server().config().requirepass.empty());
+  call.reply().SimpleString("RESET");
+  call.Finish();
+}
+
+void CmdHello(Call& call) {
+  Session& s = call.session();
+  ArgParser p(call, 1);
+  int64_t version = static_cast<int64_t>(s.protocol());
+  if (p.HasNext()) {
+    auto v = p.NextInt();
+    if (!v) {
+      call.ReplyError(errors::kProtoVersionNotInteger);
+      return;
+    }
+    if (*v < 2 || *v > 3) {
+      call.ReplyError(errors::kNoProto);
+      return;
+    }
+    version = *v;
+  }
+  std::string_view user, pass, name;
+  bool has_auth = false, has_name = false;
+  while (p.HasNext()) {
+    size_t more = p.remaining() - 1;
+    std::string_view opt = p.Peek();
+    if (EqualsIgnoreCase(opt, "AUTH") && more >= 2) {
+      p.Next();
+      user = p.Next();
+      pass = p.Next();
+      has_auth = true;
+    } else if (EqualsIgnoreCase(opt, "SETNAME") && more >= 1) {
+      p.Next();
+      name = p.Next();
+      if (!IsValidClientName(name)) {
+        call.ReplyError(errors::kClientNameSpaces);
+        return;
+      }
+      has_name = true;
+    } else {
+      call.ReplyError("ERR Syntax error in HELLO option '" + std::string(opt.substr(0, 128)) +
+                      "'");
+      return;
+    }
+  }
+  if (has_auth) {
+    if (!CheckCredentials(call.server(), user, pass)) {
+      call.ReplyError(errors::kWrongPass);
+      return;
+    }
+    s.set_authenticated(true);
+  }
+  if (!s.is_authenticated()) {
+    call.ReplyError(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+        "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+        "select the RESP protocol version at the same time");
+    return;
+  }
+  if (has_name) s.set_name(std::string(name));
+  s.set_protocol(static_cast<resp::Protocol>(version));
+  // The reply uses the protocol just selected, as Redis does.
+  resp::ReplyWriter w(&call.reply_bytes(), s.protocol());
+  w.MapHeader(7);
+  w.Bulk("server");
+  w.Bulk("redis");
+  w.Bulk("version");
+  w.Bulk(kRedisVersion);
+  w.Bulk("proto");
+  w.Integer(version);
+  w.Bulk("id");
+  w.Integer(static_cast<int64_t>(s.id()));
+  w.Bulk("mode");
+  w.Bulk("standalone");
+  w.Bulk("role");
+  w.Bulk("master");
+  w.Bulk("modules");
+  w.ArrayHeader(0);
+  call.Finish();
+}
+
+void CmdAuth(Call& call) {
+  std::string_view user = "default";
+  std::string_view pass;
+  if (call.argc() == 2) {
+    pass = call.arg(1);
+    // Redis 7.0: the one-argument form needs a configured password.
+    if (call.server().config().requirepass.empty()) {
+      call.ReplyError(errors::kAuthNotConfigured);
+      return;
+    }
+  } else if (call.argc() == 3) {
+    user = call.arg(1);
+    pass = call.arg(2);
+  } else {
+    call.ReplyError(errors::kSyntax);
+    return;
+  }
+  if (!CheckCredentials(call.server(), user, pass)) {
+    call.ReplyError(errors::kWrongPass);
+    return;
+  }
+  call.session().set_authenticated(true);
+  call.ReplyOk();
+}
+
+void CmdSelect(Call& call) {
+  auto db = ParseInt64(call.arg(1));
+  if (!db) {
+    call.ReplyError(errors::kNotInteger);
+    return;
+  }
+  if (*db < 0 || *db >= call.server().config().databases) {
+    call.ReplyError(errors::kDbIndexOutOfRange);
+    return;
+  }
+  call.session().set_db(static_cast<int>(*db));
+  call.ReplyOk();
+}
+
+void CmdClientId(Call& call) {
+  call.reply().Integer(static_cast<int64_t>(call.session().id()));
+  call.Finish();
+}
+
+void CmdClientSetName(Call& call) {
+  std::string_view name = call.arg(2);
+  if (!IsValidClientName(name)) {
+    call.ReplyError(errors::kClientNameSpaces);
+    return;
+  }
+  call.session().set_name(std::string(name));
+  call.ReplyOk();
+}
+
+void CmdClientGetName(Call& call) {
+  const std::string& name = call.session().name();
+  if (name.empty()) {
+    call.reply().Null();
+  } else {
+    call.reply().Bulk(name);
+  }
+  call.Finish();
+}
+
+void CmdClientSetInfo(Call& call) {
+  std::string_view attr = call.arg(2);
+  std::string_view value = call.arg(3);
+  bool is_name = EqualsIgnoreCase(attr, "LIB-NAME");
+  bool is_ver = EqualsIgnoreCase(attr, "LIB-VER");
+  if (!is_name && !is_ver) {
+    call.ReplyError("ERR Unrecognized option '" + std::string(attr.substr(0, 128)) + "'");
+    return;
+  }
+  if (!IsValidClientName(value)) {
+    call.ReplyError(std::string("ERR ") + (is_name ? "lib-name" : "lib-ver") +
+                    " cannot contain spaces, newlines or special characters.");
+    return;
+  }
+  (is_name ? call.session().lib_name : call.session().lib_ver) = std::string(value);
+  call.ReplyOk();
+}
+
+void CmdClientInfo(Call& call) {
+  std::string line = ClientInfoLine(call.session());
+  line += '\n';
+  call.reply().Verbatim("txt", line);
+  call.Finish();
+}
+
+void CmdClientList(Call& call) {
+  // Filters (TYPE, ID) are accepted as Redis 7.0 does.
+  ArgParser p(call, 2);
+  std::vector<int64_t> ids;
+  while (p.HasNext()) {
+    if (p.Accept("TYPE") && p.HasNext()) {
+      std::string_view type = p.Next();
+      if (!EqualsIgnoreCase(type, "normal") && !EqualsIgnoreCase(type, "master") &&
+          !EqualsIgnoreCase(type, "replica") && !EqualsIgnoreCase(type, "pubsub")) {
+        call.ReplyError("ERR Unknown client type '" + std::string(type.substr(0, 128)) + "'");
+        return;
+      }
+      // Every gateway client is "normal".
+      if (!EqualsIgnoreCase(type, "normal")) ids.push_back(-1);
+    } else if (p.Accept("ID") && p.HasNext()) {
+      while (p.HasNext()) {
+        auto id = p.NextInt();
+        if (!id || *id <= 0) {
+          call.ReplyError("ERR Invalid client ID");
+          return;
+        }
+        ids.push_back(*id);
+      }
+    } else {
+      call.ReplyError(errors::kSyntax);
+      return;
+    }
+  }
+  std::string out;
+  for (const auto& [id, session] : call.server().sessions()) {
+    if (!ids.empty() && std::find(ids.begin(), ids.end(), static_cast<int64_t>(id)) == ids.end()) {
+      continue;
+    }
+    out += ClientInfoLine(*session);
+    out += '\n';
+  }
+  call.reply().Verbatim("txt", out);
+  call.Finish();
+}
+
+}  // namespace gateway

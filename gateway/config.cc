@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "gateway/config.h"
+
+#include <cctype>
+#include <charconv>
+#include <climits>
+#include <cstdlib>
+#include <functional>
+
+namespace gateway {
+namespace {
+
+std::vector<std::string> SplitComma(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string_view::npos) comma = s.size();
+    if (comma > start) out.emplace_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Redis memory units: 1k = 1000, 1kb = 1024, and so on (memtoull).
+std::optional<int64_t> ParseMemory(std::string_view s) {
+  size_t digits = 0;
+  while (digits < s.size() && (std::isdigit(static_cast<unsigned char>(s[digits])) != 0)) {
+    ++digits;
+  }
+  if (digits == 0) return std::nullopt;
+  auto base = ParseInt64(s.substr(0, digits));
+  if (!base) return std::nullopt;
+  std::string unit;
+  for (char c : s.substr(digits)) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  int64_t mul = 1;
+  if (unit.empty() || unit == "b") {
+    mul = 1;
+  } else if (unit == "k") {
+    mul = 1000;
+  } else if (unit == "kb") {
+    mul = 1024;
+  } else if (unit == "m") {
+    mul = 1000 * 1000;
+  } else if (unit == "mb") {
+    mul = 1024 * 1024;
+  } else if (unit == "g") {
+    mul = 1000ll * 1000 * 1000;
+  } else if (unit == "gb") {
+    mul = 1024ll * 1024 * 1024;
+  } else {
+    return std::nullopt;
+  }
+  if (*base > LLONG_MAX / mul) return std::nullopt;
+  return *base * mul;
+}
+
+// One CONFIG parameter: its name, how to read it, and (when settable at run time) how to set
+// it. Setters return an error text or empty.
+struct Param {
+  std::string_view name;
+  std::function<std::string(const Config&)> get;
+  std::function<std::string(Config*, std::string_view)> set;  // empty = read-only
+};
+
+std::string Invalid(std::string_view name, std::string_view value, std::string_view why) {
+  return "ERR Invalid argument '" + std::string(value) + "' for CONFIG SET '" +
+         std::string(name) + "' - " + std::string(why);
+}
+
+const std::vector<Param>& Params() {
+  static const std::vector<Param>* params = new std::vector<Param>{
+      {"bind", [](const Config& c) { return c.bind; }, nullptr},
+      {"port", [](const Config& c) { return std::to_string(c.port); }, nullptr},
+      {"databases", [](const Config& c) { return std::to_string(c.databases); }, nullptr},
+      {"requirepass", [](const Config& c) { return c.requirepass; },
+       [](Config* c, std::string_view v) {
+         c->requirepass = std::string(v);
+         return std::string();
+       }},
+      {"proto-max-bulk-len", [](const Config& c) { return std::to_string(c.proto_max_bulk_len); },
+       [](Config* c, std::string_view v) {
+         auto n = ParseMemory(v);
+         if (!n || *n < 1024 * 1024) {
+           return Invalid("proto-max-bulk-len", v, "argument must be a memory value");
+         }
+         c->proto_max_bulk_len = *n;
+         return std::string();
+       }},
+      {"maxclients", [](const Config& c) { return std::to_string(c.maxclients); },
+       [](Config* c, std::string_view v) {
+         auto n = ParseInt64(v);
+         if (!n || *n < 1) return Invalid("maxclients", v, "argument must be a number");
+         c->maxclients = *n;
+         return std::string();
+       }},
+      // Fixed facts clients and test suites ask for.
+      {"save", [](const Config&) { return std::string(); }, nullptr},
+      {"appendonly", [](const Config&) { return std::string("no"); }, nullptr},
+      {"timeout", [](const Config&) { return std::string("0"); }, nullptr},
+      {"maxmemory", [](const Config&) { return std::string("0"); }, nullptr},
+      {"maxmemory-policy", [](const Config&) { return std::string("noeviction"); }, nullptr},
+      {"cluster-enabled", [](const Config&) { return std::string("no"); }, nullptr},
+      // Gateway parameters.
+      {"nats-bucket", [](const Config& c) { return c.bucket; }, nullptr},
+      {"nats-replicas", [](const Config& c) { return std::to_string(c.replicas); }, nullptr},
+      {"nats-timeout-ms", [](const Config& c) { return std::to_string(c.nats_timeout_ms); },
+       nullptr},
+  };
+  return *params;
+}
+
+bool GlobMatchImpl(const char* p, const char* pend, const char* s, const char* send,
+                   bool nocase, int depth) {
+  if (depth > 1000) return false;  // bounds recursion on hostile patterns
+  auto fold = [nocase](char c) {
+    return nocase ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : c;
+  };
+  while (p < pend) {
+    switch (*p) {
+      case '*':
+        while (p + 1 < pend && p[1] == '*') ++p;
+        if (p + 1 == pend) return true;
+        for (const char* t = s; t <= send; ++t) {
+          if (GlobMatchImpl(p + 1, pend, t, send, nocase, depth + 1)) return true;
+        }
+        return false;
+      case '?':
+        if (s == send) return false;
+        ++s;
+        break;
+      case '[': {
+        if (s == send) return false;
+        ++p;
+        bool negate = p < pend && *p == '^';
+        if (negate) ++p;
+        bool match = false;
+        while (p < pend && *p != ']') {
+          if (*p == '\\' && p + 1 < pend) {
+            ++p;
+            if (fold(*p) == fold(*s)) match = true;
+          } else if (p + 2 < pend && p[1] == '-' && p[2] != ']') {
+            char lo = fold(p[0]), hi = fold(p[2]);
+            if (lo > hi) std::swap(lo, hi);
+            char c = fold(*s);
+            if (c >= lo && c <= hi) match = true;
+            p += 2;
+          } else if (fold(*p) == fold(*s)) {
+            match = true;
+          }
+          ++p;
+        }
+        if (p == pend) --p;  // unterminated class: Redis treats the end as ']'
+        if (negate) match = !match;
+        if (!match) return false;
+        ++s;
+        break;
+      }
+      case '\\':
+        if (p + 1 < pend) ++p;
+        [[fallthrough]];
+      default:
+        if (s == send || fold(*p) != fold(*s)) return false;
+        ++s;
+        break;
+    }
+    ++p;
+  }
+  return s == send;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseInt64(std::string_view text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  if (text == "0") return 0;
+  size_t i = 0;
+  if (text[0] == '-') i = 1;
+  if (i >= text.size() || text[i] < '1' || text[i] > '9') return std::nullopt;
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+bool GlobMatch(std::string_view pattern, std::string_view text, bool nocase) {
+  return GlobMatchImpl(pattern.data(), pattern.data() + pattern.size(), text.data(),
+                       text.data() + text.size(), nocase, 0);
+}
+
+std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,
+                                                           std::string_view pattern) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Param& p : Params()) {
+    if (GlobMatch(pattern, p.name, /*nocase=*/true)) {
+      out.emplace_back(std::string(p.name), p.get(config));
+    }
+  }
+  return out;
+}
+
+std::string ConfigSet(Config* config, std::string_view name, std::string_view value) {
+  for (const Param& p : Params()) {
+    if (p.name.size() != name.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < name.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(name[i])) != p.name[i]) same = false;
+    }
+    if (!same) continue;
+    if (!p.set) {
+      return "ERR CONFIG SET failed (possibly related to argument '" + std::string(name) +
+             "') - can't set immutable config";
+    }
+    return p.set(config, value);
+  }
+  return "ERR Unknown option or number of arguments for CONFIG SET - '" + std::string(name) +
+         "'";
+}
+
+std::string FlagsUsage() {
+  return "Usage: redis-nats-gateway [options]\n"
+         "  --bind ADDR               listen address (default 127.0.0.1)\n"
+         "  --port N                  listen port (default 6379; 0 = any free port)\n"
+         "  --port-file PATH          write the bound port here once listening\n"
+         "  --nats URL[,URL...]       use these NATS servers instead of an embedded one\n"
+         "  --nats-server-bin PATH    nats-server binary for the embedded mode (default: PATH)\n"
+         "  --data-dir DIR            embedded nats-server store (default ./data)\n"
+         "  --bucket NAME             KV bucket of database 0 (default redis; db N: NAME-N)\n"
+         "  --requirepass PASS        require AUTH with this password\n"
+         "  --replicas N              replicas of buckets the gateway creates (default 1)\n"
+         "  --databases N             number of databases (default 16)\n"
+         "  --proto-max-bulk-len N    largest bulk argument (default 512mb)\n"
+         "  --nats-timeout-ms N       deadline of one NATS operation (default 2000)\n"
+         "  --maxclients N            (default 10000)\n"
+         "  --log-level LEVEL         info or debug (default info)\n";
+}
+
+std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) {
+  *wants_help = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view flag = argv[i];
+    std::string_view value;
+    size_t eq = flag.find('=');
+    bool has_inline_value = flag.substr(0, 2) == "--" && eq != std::string_view::npos;
+    if (has_inline_value) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    if (flag == "--help" || flag == "-h") {
+      *wants_help = true;
+      return {};
+    }
+    if (!has_inline_value) {
+      if (i + 1 >= argc) return "missing value for " + std::string(flag);
+      value = argv[++i];
+    }
+    auto integer = [&](int64_t lo, int64_t hi) -> std::optional<int64_t> {
+      auto v = ParseInt64(value);
+      if (!v || *v < lo || *v > hi) return std::nullopt;
+      return v;
+    };
+    auto bad = [&] { return "invalid value '" + std::string(value) + "' for " + std::string(flag); };
+    if (flag == "--bind") {
+      config->bind = std::string(value);
+    } else if (flag == "--port") {
+      auto v = integer(0, 65535);
+      if (!v) return bad();
+      config->port = static_cast<int>(*v);
+    } else if (flag == "--port-file") {
+      config->port_file = std::string(value);
+    } else if (flag == "--nats") {
+      config->nats_urls = SplitComma(value);
+      if (config->nats_urls.empty()) return bad();
+    } else if (flag == "--nats-server-bin") {
+      config->nats_server_bin = std::string(value);
+    } else if (flag == "--data-dir") {
+      config->data_dir = std::string(value);
+    } else if (flag == "--bucket") {
+      config->bucket = std::string(value);
+      if (config->bucket.empty() || config->bucket.size() > 48) return bad();
+      for (char c : config->bucket) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return bad();
+      }
+    } else if (flag == "--requirepass") {
+      config->requirepass = std::string(value);
+    } else if (flag == "--replicas") {
+      auto v = integer(1, 5);
+      if (!v) return bad();
+      config->replicas = static_cast<int>(*v);
+    } else if (flag == "--databases") {
+      auto v = integer(1, 1000);
+      if (!v) return bad();
+      config->databases = static_cast<int>(*v);
+    } else if (flag == "--proto-max-bulk-len") {
+      auto v = ParseMemory(value);
+      if (!v || *v < 1024 * 1024) return bad();
+      config->proto_max_bulk_len = *v;
+    } else if (flag == "--nats-timeout-ms") {
+      auto v = integer(10, 600000);
+      if (!v) return bad();
+      config->nats_timeout_ms = *v;
+    } else if (flag == "--maxclients") {
+      auto v = integer(1, 1000000);
+      if (!v) return bad();
+      config->maxclients = *v;
+    } else if (flag == "--log-level") {
+      config->log_level = std::string(value);
+    } else {
+      return "unknown option " + std::string(flag);
+    }
+  }
+  return {};
+}
+
+}  // namespace gateway

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The gateway's configuration: command-line flags, and the subset that CONFIG GET/SET can read
+// and change at run time. One table (config.cc) lists every parameter CONFIG knows, so CONFIG
+// GET patterns, CONFIG SET and the README's flag list agree.
+//
+// Thread: parsed on the main thread before the loop starts; read and changed (CONFIG SET) on
+// the loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gateway {
+
+struct Config {
+  std::string bind = "127.0.0.1";
+  int port = 6379;                 // 0 = ephemeral; see port_file
+  std::string port_file;           // written with the bound port once listening
+  std::vector<std::string> nats_urls;  // empty = start an embedded nats-server
+  std::string nats_server_bin;     // embedded mode: binary (PATH lookup when empty)
+  std::string data_dir = "./data";
+  std::string bucket = "redis";    // database 0; database N is "<bucket>-N"
+  std::string requirepass;
+  int replicas = 1;
+  int databases = 16;
+  int64_t proto_max_bulk_len = 512ll * 1024 * 1024;
+  int64_t nats_timeout_ms = 2000;
+  std::string log_level = "info";
+  int64_t maxclients = 10000;
+
+  // Name of the bucket that stores database `db`.
+  std::string BucketFor(int db) const {
+    return db == 0 ? bucket : bucket + "-" + std::to_string(db);
+  }
+};
+
+// Parses argv into *config. Returns an error message, or empty on success. "--help" sets
+// *wants_help.
+std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help);
+std::string FlagsUsage();
+
+// CONFIG GET: every (name, value) whose name matches the glob pattern (case-insensitive).
+std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,
+                                                           std::string_view pattern);
+// CONFIG SET of one parameter. Returns an error reply text, or empty on success.
+std::string ConfigSet(Config* config, std::string_view name, std::string_view value);
+
+// Redis-style glob match (stringmatchlen): *, ?, [a-z], [^a], backslash escapes.
+bool GlobMatch(std::string_view pattern, std::string_view text, bool nocase);
+
+// Strict integer parse as Redis's string2ll: optional '-', no '+', no leading zeros, no spaces.
+std::optional<int64_t> ParseInt64(std::string_view text);
+
+}  // namespace gateway

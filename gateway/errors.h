@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Every error text the gateway replies with, defined once. Texts match Redis 7.0.15 word for
+// word (src/server.c, src/networking.c, src/t_string.c, src/db.c); the gateway's own errors
+// about its backend use the stable "ERR backend ..." wording.
+//
+// Thread: any. Constants only.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace gateway::errors {
+
+inline constexpr std::string_view kSyntax = "ERR syntax error";
+inline constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
+inline constexpr std::string_view kWrongType =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
+inline constexpr std::string_view kNoAuth = "NOAUTH Authentication required.";
+inline constexpr std::string_view kWrongPass =
+    "WRONGPASS invalid username-password pair or user is disabled.";
+inline constexpr std::string_view kAuthNotConfigured =
+    "ERR AUTH <password> called without any password configured for the default user. Are you "
+    "sure your configuration is correct?";
+inline constexpr std::string_view kDbIndexOutOfRange = "ERR DB index is out of range";
+inline constexpr std::string_view kNoProto = "NOPROTO unsupported protocol version";
+inline constexpr std::string_view kProtoVersionNotInteger =
+    "ERR Protocol version is not an integer or out of range";
+inline constexpr std::string_view kClusterDisabled =
+    "ERR This instance has cluster support disabled";
+inline constexpr std::string_view kClientNameSpaces =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+inline constexpr std::string_view kNoSuchClient = "ERR No such client";
+
+// Backend failures (gateway-specific wording, stable so clients and tests can match it).
+inline constexpr std::string_view kBackendUnavailable =
+    "ERR backend unavailable: not connected to NATS";
+inline constexpr std::string_view kBackendTimeout = "ERR backend timeout: NATS did not answer";
+inline constexpr std::string_view kBackendOutcomeUnknown =
+    "ERR backend outcome unknown: the write may or may not have been applied";
+inline constexpr std::string_view kBackendKeyTooLong = "ERR backend key too long for NATS";
+inline constexpr std::string_view kBackendTooLarge =
+    "ERR backend value too large for a NATS message";
+inline constexpr std::string_view kBackendInternal = "ERR backend error";
+inline constexpr std::string_view kBackendContention =
+    "ERR backend contention: too many concurrent updates, try again";
+
+// "ERR wrong number of arguments for '<name>' command" (name as Redis 7.0 prints it: the
+// lower-case command, or "container|sub" for a subcommand).
+std::string WrongArity(std::string_view name);
+// "ERR unknown command '<name>', with args beginning with: '<a1>' '<a2>' "
+std::string UnknownCommand(std::string_view name, const std::string_view* args, size_t argc);
+// "ERR unknown subcommand '<sub>'. Try <CONTAINER> HELP."
+std::string UnknownSubcommand(std::string_view container, std::string_view sub);
+// "ERR Unsupported option '<opt>' ..." for options a later release implements.
+std::string NotYetSupported(std::string_view command, std::string_view option);
+
+}  // namespace gateway::errors

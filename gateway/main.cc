@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// redis-nats-gateway: a Redis-protocol server whose data lives in NATS JetStream KV.
+// Start-up order: flags, embedded nats-server (unless --nats), backend connection, listener.
+// SIGINT/SIGTERM stop the listener and the connections, then the backend, then the child.
+#include <signal.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "gateway/command_table.h"
+#include "gateway/config.h"
+#include "gateway/embedded_nats.h"
+#include "gateway/loop_bridge.h"
+#include "gateway/server.h"
+#include "gateway/server_context.h"
+#include "kvmap/nats_kv_backend.h"
+
+namespace {
+
+struct App {
+  uv_loop_t* loop = nullptr;
+  gateway::Server* server = nullptr;
+  gateway::LoopExecutor* executor = nullptr;
+  gateway::EmbeddedNats* embedded = nullptr;
+  uv_signal_t sigint, sigterm, sigchld;
+  uv_timer_t housekeeping;
+  int exit_code = 0;
+};
+
+void Shutdown(App* app) {
+  app->server->Stop();
+  uv_signal_stop(&app->sigint);
+  uv_signal_stop(&app->sigterm);
+  uv_signal_stop(&app->sigchld);
+  uv_close(reinterpret_cast<uv_handle_t*>(&app->sigint), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&app->sigterm), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&app->sigchld), nullptr);
+  uv_timer_stop(&app->housekeeping);
+  uv_close(reinterpret_cast<uv_handle_t*>(&app->housekeeping), nullptr);
+  app->executor->Close();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  gateway::Config config;
+  bool wants_help = false;
+  std::string err = gateway::ParseFlags(argc, argv, &config, &wants_help);
+  if (wants_help) {
+    std::fputs(gateway::FlagsUsage().c_str(), stdout);
+    return 0;
+  }
+  if (!err.empty()) {
+    std::fprintf(stderr, "redis-nats-gateway: %s\n%s", err.c_str(), gateway::FlagsUsage().c_str());
+    return 2;
+  }
+  std::string table_err = gateway::ValidateCommandTable();
+  if (!table_err.empty()) {
+    std::fprintf(stderr, "redis-nats-gateway: command table: %s\n", table_err.c_str());
+    return 1;
+  }
+
+  gateway::EmbeddedNats embedded;
+  if (config.nats_urls.empty()) {
+    std::string e = embedded.Start(config.nats_server_bin, config.data_dir, 15000);
+    if (!e.empty()) {
+      std::fprintf(stderr, "redis-nats-gateway: %s\n", e.c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "embedded nats-server pid %d at %s, store in %s\n", embedded.pid(),
+                 embedded.url().c_str(), config.data_dir.c_str());
+    config.nats_urls.push_back(embedded.url());
+  }
+
+  uv_loop_t* loop = uv_default_loop();
+  gateway::LoopExecutor executor(loop);
+  kvmap::NatsBackendOptions options;
+  options.servers = config.nats_urls;
+  options.op_timeout_ms = config.nats_timeout_ms;
+  options.replicas = config.replicas;
+  auto backend = std::make_unique<kvmap::NatsKvBackend>(&executor, options);
+  backend->Start();
+  if (backend->WaitConnected(embedded.pid() > 0 ? 10000 : config.nats_timeout_ms)) {
+    std::string detail;
+    if (backend->EnsureBucketNow(config.BucketFor(0), &detail) != kvmap::KvStatus::kOk) {
+      std::fprintf(stderr, "redis-nats-gateway: bucket %s: %s\n", config.BucketFor(0).c_str(),
+                   detail.c_str());
+    }
+  } else {
+    std::fprintf(stderr,
+                 "redis-nats-gateway: NATS not reachable yet; commands fail until it is "
+                 "(retrying in the background)\n");
+  }
+
+  gateway::ServerContext context(&config, backend.get());
+  context.set_defer_flushes(true);
+  kvmap::NatsKvBackend* nats = backend.get();
+  context.backend_info().fields = [nats] {
+    kvmap::NatsBackendStats s = nats->stats();
+    return std::vector<std::pair<std::string, std::string>>{
+        {"nats_connected", nats->is_connected() ? "1" : "0"},
+        {"nats_url", nats->connected_url()},
+        {"nats_ops_sent", std::to_string(s.ops_sent)},
+        {"nats_ops_pending", std::to_string(s.pending)},
+        {"nats_ops_timed_out", std::to_string(s.ops_timed_out)},
+        {"nats_ops_failed_on_disconnect", std::to_string(s.ops_failed_on_disconnect)},
+        {"nats_connects", std::to_string(s.connects)},
+        {"nats_disconnects", std::to_string(s.disconnects)},
+    };
+  };
+  executor.set_after_batch([&context] { context.FlushScheduled(); });
+
+  gateway::Server server(loop, &context);
+  std::string listen_err = server.Listen();
+  if (!listen_err.empty()) {
+    std::fprintf(stderr, "redis-nats-gateway: %s\n", listen_err.c_str());
+    backend.reset();
+    return 1;
+  }
+
+  App app;
+  app.loop = loop;
+  app.server = &server;
+  app.executor = &executor;
+  app.embedded = &embedded;
+  uv_signal_init(loop, &app.sigint);
+  uv_signal_init(loop, &app.sigterm);
+  uv_signal_init(loop, &app.sigchld);
+  app.sigint.data = app.sigterm.data = app.sigchld.data = &app;
+  auto on_stop = [](uv_signal_t* h, int signum) {
+    auto* a = static_cast<App*>(h->data);
+    std::fprintf(stderr, "received signal %d, shutting down\n", signum);
+    Shutdown(a);
+  };
+  uv_signal_start(&app.sigint, on_stop, SIGINT);
+  uv_signal_start(&app.sigterm, on_stop, SIGTERM);
+  uv_signal_start(
+      &app.sigchld,
+      [](uv_signal_t* h, int) {
+        auto* a = static_cast<App*>(h->data);
+        int status = 0;
+        if (a->embedded->pid() > 0 && a->embedded->HasExited(&status)) {
+          // Never half-alive: without its store the gateway cannot serve, so it exits.
+          std::fprintf(stderr, "redis-nats-gateway: embedded nats-server exited (status %d); "
+                               "exiting\n", status);
+          a->exit_code = 1;
+          Shutdown(a);
+        }
+      },
+      SIGCHLD);
+  uv_timer_init(loop, &app.housekeeping);
+  app.housekeeping.data = &context;
+  // Flushes deferred replies even if a completion batch ended without the after-batch hook.
+  uv_timer_start(
+      &app.housekeeping,
+      [](uv_timer_t* t) { static_cast<gateway::ServerContext*>(t->data)->FlushScheduled(); },
+      100, 100);
+
+  std::fprintf(stderr, "redis-nats-gateway listening on %s:%d (bucket %s). Ready to accept "
+                       "connections\n", config.bind.c_str(), server.bound_port(),
+               config.bucket.c_str());
+  uv_run(loop, UV_RUN_DEFAULT);
+
+  backend.reset();  // stops the manager thread, closes the NATS connection
+  uv_run(loop, UV_RUN_NOWAIT);
+  uv_loop_close(loop);
+  embedded.Stop();
+  std::fprintf(stderr, "bye\n");
+  return app.exit_code;
+}

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "gateway/server_context.h"
+
+#include <cstdio>
+#include <random>
+
+#include "gateway/session.h"
+
+namespace gateway {
+namespace {
+
+std::string RandomHex(size_t n) {
+  static const char kHex[] = "0123456789abcdef";
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  std::string out(n, '0');
+  for (char& c : out) c = kHex[gen() & 15];
+  return out;
+}
+
+}  // namespace
+
+ServerContext::ServerContext(Config* config, kvmap::KvBackend* backend)
+    : config_(config),
+      backend_(backend),
+      msg_id_prefix_(RandomHex(16) + "-"),
+      run_id_(RandomHex(40)),
+      started_at_(std::chrono::steady_clock::now()) {
+  int n = std::max(config_->databases, 1);
+  bucket_names_.reserve(static_cast<size_t>(n));
+  for (int db = 0; db < n; ++db) bucket_names_.push_back(config_->BucketFor(db));
+  bucket_ready_.assign(static_cast<size_t>(n), false);
+}
+
+const std::string& ServerContext::BucketFor(int db) { return bucket_names_[static_cast<size_t>(db)]; }
+
+void ServerContext::EnsureBucketThen(Call& call, std::function<void(Call&)> fn) {
+  size_t db = static_cast<size_t>(call.db());
+  backend_->EnsureBucket(bucket_names_[db],
+                         call.Bind<kvmap::KvStatus, std::string>(
+                             [this, db, fn](Call& c, kvmap::KvStatus st, std::string detail) {
+                           if (st != kvmap::KvStatus::kOk) {
+                             c.ReplyKvError(st, detail);
+                             return;
+                           }
+                           bucket_ready_[db] = true;
+                           fn(c);
+                         }));
+}
+
+std::string ServerContext::NewMsgId() {
+  char buf[24];
+  int n = std::snprintf(buf, sizeof(buf), "%llu",
+                        static_cast<unsigned long long>(++msg_id_counter_));
+  std::string id = msg_id_prefix_;
+  id.append(buf, static_cast<size_t>(n));
+  return id;
+}
+
+void ServerContext::AddSession(Session* session) { sessions_[session->id()] = session; }
+
+void ServerContext::RemoveSession(Session* session) { sessions_.erase(session->id()); }
+
+void ServerContext::ScheduleFlush(Session* session) {
+  if (!defer_flushes_) {
+    session->Flush();
+    return;
+  }
+  flush_list_.push_back(session->id());
+}
+
+void ServerContext::FlushScheduled() {
+  // A flush can schedule further flushes (a reply finishing another call); take the list.
+  while (!flush_list_.empty()) {
+    std::vector<uint64_t> ids;
+    ids.swap(flush_list_);
+    for (uint64_t id : ids) {
+      auto it = sessions_.find(id);
+      if (it != sessions_.end()) it->second->Flush();
+    }
+  }
+}
+
+}  // namespace gateway

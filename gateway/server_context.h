@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// ServerContext is the state every session and command shares: configuration, the backend,
+// statistics, the registry of connected clients, and which buckets are known to exist. It
+// owns none of the I/O; Server (server.h) wires it to libuv, and unit tests build one around
+// a FakeKvBackend.
+//
+// Thread: the loop thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/config.h"
+#include "gateway/session.h"
+#include "kvmap/kv_backend.h"
+
+namespace gateway {
+
+class Call;
+class Session;
+
+struct CommandStat {
+  uint64_t calls = 0;
+  uint64_t usec = 0;
+  uint64_t rejected_calls = 0;  // refused before running (arity, auth)
+  uint64_t failed_calls = 0;    // ran and replied with an error
+};
+
+struct ServerStats {
+  uint64_t total_connections_received = 0;
+  uint64_t total_commands_processed = 0;
+  uint64_t rejected_connections = 0;
+  uint64_t keyspace_hits = 0;
+  uint64_t keyspace_misses = 0;
+  uint64_t total_net_input_bytes = 0;
+  uint64_t total_net_output_bytes = 0;
+  uint64_t total_error_replies = 0;
+  uint64_t unexpected_error_replies = 0;
+  std::map<std::string, CommandStat, std::less<>> commands;  // by full name ("client|list")
+  std::map<std::string, uint64_t, std::less<>> errors;       // by error code ("ERR")
+};
+
+// Extra facts the INFO command prints about the backend (filled by the server).
+struct BackendInfo {
+  std::function<std::vector<std::pair<std::string, std::string>>()> fields;
+};
+
+class ServerContext {
+ public:
+  ServerContext(Config* config, kvmap::KvBackend* backend);
+
+  Config& config() { return *config_; }
+  kvmap::KvBackend& backend() { return *backend_; }
+  ServerStats& stats() { return stats_; }
+
+  // Bucket name of database `db` (cached).
+  const std::string& BucketFor(int db);
+  // Runs fn(call) once the bucket of the call's database is known to exist (at once when it
+  // already is); when it cannot be ensured, replies with the backend error instead.
+  template <class F>
+  void RunWithBucket(Call& call, F&& fn) {
+    if (bucket_ready_[static_cast<size_t>(call.db())]) {
+      fn(call);
+      return;
+    }
+    EnsureBucketThen(call, std::function<void(Call&)>(std::forward<F>(fn)));
+  }
+
+  // A fresh Nats-Msg-Id, unique across gateways and restarts.
+  std::string NewMsgId();
+
+  // Client registry.
+  uint64_t NextClientId() { return next_client_id_++; }
+  void AddSession(Session* session);
+  void RemoveSession(Session* session);
+  const std::map<uint64_t, Session*>& sessions() const { return sessions_; }
+
+  // Sessions with replies ready to send are flushed together after each batch of completions
+  // (one write per session per batch, not one per reply). The owner sets the hook; the
+  // default flushes at once (unit tests).
+  void ScheduleFlush(Session* session);
+  void FlushScheduled();
+  // When true, ScheduleFlush defers to FlushScheduled (the server calls it after each batch).
+  void set_defer_flushes(bool v) { defer_flushes_ = v; }
+
+  std::chrono::steady_clock::time_point started_at() const { return started_at_; }
+  const std::string& run_id() const { return run_id_; }
+  BackendInfo& backend_info() { return backend_info_; }
+  // Set true by the embedded/real server wiring when shutting down.
+  bool is_shutting_down = false;
+
+ private:
+  void EnsureBucketThen(Call& call, std::function<void(Call&)> fn);
+
+  Config* config_;
+  kvmap::KvBackend* backend_;
+  ServerStats stats_;
+  std::vector<std::string> bucket_names_;
+  std::vector<bool> bucket_ready_;
+  std::map<uint64_t, Session*> sessions_;
+  std::vector<uint64_t> flush_list_;
+  bool defer_flushes_ = false;
+  uint64_t next_client_id_ = 1;
+  uint64_t msg_id_counter_ = 0;
+  std::string msg_id_prefix_;
+  std::string run_id_;
+  std::chrono::steady_clock::time_point started_at_;
+  BackendInfo backend_info_;
+};
+
+}  // namespace gateway

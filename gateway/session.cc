@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "gateway/session.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "gateway/errors.h"
+#include "gateway/server_context.h"
+
+namespace gateway {
+namespace {
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// True when two accesses of the same key by calls A (earlier) and B (later) must not overlap.
+bool Conflicts(KeyAccess a, KeyAccess b) {
+  if (a == KeyAccess::kRead && b == KeyAccess::kRead) return false;
+  if (a == KeyAccess::kBlindWrite && b == KeyAccess::kBlindWrite) return false;
+  return true;
+}
+
+// "ERR ..." -> "ERR"; used for errorstats.
+std::string_view ErrorCode(std::string_view reply) {
+  // reply starts with '-' and ends with CRLF
+  std::string_view body = reply.substr(1);
+  size_t end = body.find_first_of(" \r");
+  return body.substr(0, end);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Call
+
+Call::Call(Session* session, const CommandSpec* spec, resp::Request request, int db,
+           resp::Protocol protocol)
+    : session_(session),
+      spec_(spec),
+      request_(std::move(request)),
+      db_(db),
+      writer_(&reply_bytes_, protocol) {}
+
+ServerContext& Call::server() { return session_->server(); }
+kvmap::KvBackend& Call::backend() { return server().backend(); }
+const std::string& Call::bucket() { return server().BucketFor(db_); }
+
+void Call::Finish() {
+  if (state_ == State::kDone) return;
+  state_ = State::kDone;
+  session_->OnCallFinished(this);
+}
+
+void Call::ReplyOk() {
+  writer_.Ok();
+  Finish();
+}
+
+void Call::ReplyError(std::string_view message) {
+  writer_.Error(message);
+  Finish();
+}
+
+void Call::ReplyKvError(kvmap::KvStatus status, std::string_view detail) {
+  using kvmap::KvStatus;
+  std::string text;
+  switch (status) {
+    case KvStatus::kUnavailable:
+      text = errors::kBackendUnavailable;
+      break;
+    case KvStatus::kTimeout:
+      text = errors::kBackendTimeout;
+      break;
+    case KvStatus::kOutcomeUnknown:
+      text = errors::kBackendOutcomeUnknown;
+      break;
+    case KvStatus::kInvalidKey:
+      text = errors::kBackendKeyTooLong;
+      break;
+    case KvStatus::kTooLarge:
+      text = errors::kBackendTooLarge;
+      break;
+    case KvStatus::kRevisionMismatch:
+      text = errors::kBackendContention;
+      break;
+    default:
+      text = errors::kBackendInternal;
+      if (!detail.empty()) {
+        text += ": ";
+        text += detail;
+      }
+      break;
+  }
+  ReplyError(text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session
+
+Session::Session(ServerContext* server, Transport* transport, uint64_t id, std::string peer_addr,
+                 std::string local_addr, SessionLimits limits)
+    : server_(server),
+      transport_(transport),
+      limits_(limits),
+      id_(id),
+      peer_addr_(std::move(peer_addr)),
+      local_addr_(std::move(local_addr)),
+      created_at_(std::chrono::steady_clock::now()),
+      last_active_(created_at_) {
+  is_authenticated_ = server_->config().requirepass.empty();
+  resp::ParserLimits parser_limits;
+  parser_limits.max_bulk_len = static_cast<size_t>(server_->config().proto_max_bulk_len);
+  parser_limits.is_unauthenticated = !is_authenticated_;
+  parser_.set_limits(parser_limits);
+  server_->AddSession(this);
+}
+
+Session::~Session() {
+  Close();
+  server_->RemoveSession(this);
+}
+
+void Session::set_authenticated(bool v) {
+  is_authenticated_ = v;
+  resp::ParserLimits limits = parser_.limits();
+  limits.is_unauthenticated = !v;
+  parser_.set_limits(limits);
+}
+
+std::pair<char*, size_t> Session::PrepareInput(size_t size_hint) {
+  if (input_pos_ == input_end_) {
+    input_pos_ = input_end_ = 0;
+  } else if (input_pos_ > 0 && input_.size() - input_end_ < size_hint) {
+    // Move the unparsed tail to the front before growing.
+    std::copy(input_.begin() + input_pos_, input_.begin() + input_end_, input_.begin());
+    input_end_ -= input_pos_;
+    input_pos_ = 0;
+  }
+  if (input_.size() - input_end_ < size_hint) input_.resize(input_end_ + size_hint);
+  return {input_.data() + input_end_, input_.size() - input_end_};
+}
+
+void Session::CommitInput(size_t n) {
+  input_end_ += n;
+  server_->stats().total_net_input_bytes += n;
+  Flush();
+}
+
+void Session::Feed(std::string_view bytes) {
+  auto [buf, len] = PrepareInput(bytes.size());
+  std::copy(bytes.begin(), bytes.end(), buf);
+  CommitInput(bytes.size());
+}
+
+void Session::ParseAvailable() {
+  while (!is_closing_ && !is_close_after_reply_ && input_pos_ < input_end_ &&
+         queue_.size() < limits_.max_queued_calls &&
+         transport_->unsent_bytes() < limits_.output_high_watermark) {
+    std::string_view pending(input_.data() + input_pos_, input_end_ - input_pos_);
+    resp::ParseResult r = parser_.Feed(pending);
+    input_pos_ += r.consumed;
+    if (r.status == resp::ParseStatus::kNeedMore) break;
+    if (r.status == resp::ParseStatus::kError) {
+      // As Redis: reply with the protocol error, then close once it is written.
+      RejectWith(resp::Request(), parser_.error_message(), /*is_protocol_error=*/true);
+      break;
+    }
+    last_active_ = std::chrono::steady_clock::now();
+    Dispatch(parser_.TakeRequest());
+  }
+}
+
+void Session::RejectWith(resp::Request request, std::string_view error, bool is_protocol_error) {
+  auto call = std::make_shared<Call>(this, nullptr, std::move(request), db_, protocol_);
+  call->reply().Error(error);
+  call->set_state(Call::State::kDone);
+  CountError(call->reply_bytes());
+  queue_.push_back(std::move(call));
+  if (is_protocol_error) is_close_after_reply_ = true;
+}
+
+void Session::CountError(std::string_view reply) {
+  ServerStats& stats = server_->stats();
+  ++stats.total_error_replies;
+  auto code = ErrorCode(reply);
+  auto it = stats.errors.find(code);
+  if (it == stats.errors.end()) {
+    stats.errors.emplace(std::string(code), 1);
+  } else {
+    ++it->second;
+  }
+}
+
+void Session::Dispatch(resp::Request request) {
+  ServerStats& stats = server_->stats();
+  std::string_view name = request.arg(0);
+  const CommandSpec* spec = FindCommand(name);
+  if (spec == nullptr) {
+    std::vector<std::string_view> rest;
+    for (size_t i = 1; i < request.argc(); ++i) rest.push_back(request.arg(i));
+    std::string err = errors::UnknownCommand(name, rest.data(), rest.size());
+    RejectWith(std::move(request), err, false);
+    return;
+  }
+  // Redis 7.0 checks authentication before arity (processCommand).
+  if (!is_authenticated_ && !spec->flags.has(CommandFlag::kNoAuth)) {
+    stats.commands[std::string(spec->name)].rejected_calls++;
+    RejectWith(std::move(request), errors::kNoAuth, false);
+    return;
+  }
+  if (!spec->subcommands.empty() && request.argc() >= 2) {
+    const CommandSpec* sub = FindSubcommand(*spec, request.arg(1));
+    if (sub == nullptr) {
+      std::string err = errors::UnknownSubcommand(spec->name, request.arg(1));
+      RejectWith(std::move(request), err, false);
+      return;
+    }
+    spec = sub;
+  }
+  if (!ArityAccepts(spec->arity, request.argc())) {
+    stats.commands[std::string(spec->name)].rejected_calls++;
+    RejectWith(std::move(request), errors::WrongArity(spec->name), false);
+    return;
+  }
+  last_command_ = spec->name;
+
+  KeyAccess access = spec->AccessFor(request);
+  auto call = std::make_shared<Call>(this, spec, std::move(request), db_, protocol_);
+  call->set_access(access);
+  call->set_barrier(spec->flags.has(CommandFlag::kBarrier));
+  if (spec->has_keys() && access != KeyAccess::kNone) {
+    int argc = static_cast<int>(call->argc());
+    int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
+    for (int i = spec->first_key; i <= last && i < argc; i += spec->key_step) {
+      call->mutable_keys().push_back(call->arg(static_cast<size_t>(i)));
+    }
+  }
+  call->set_keyed(!call->keys().empty() || call->is_barrier());
+  if (call->is_keyed()) ++unfinished_keyed_;
+  queue_.push_back(call);
+  if (CanStart(queue_.size() - 1)) Run(call.get());
+}
+
+bool Session::CanStart(size_t index) const {
+  const Call& call = *queue_[index];
+  if (!call.is_keyed()) return true;
+  // Fast path: no other unfinished keyed call (this one is counted).
+  if (unfinished_keyed_ <= 1) return true;
+  for (size_t i = 0; i < index; ++i) {
+    const Call& earlier = *queue_[i];
+    if (earlier.state() == Call::State::kDone || !earlier.is_keyed()) continue;
+    if (call.is_barrier() || earlier.is_barrier()) return false;
+    if (earlier.db() != call.db()) continue;
+    if (!Conflicts(earlier.access(), call.access())) continue;
+    for (std::string_view a : earlier.keys()) {
+      for (std::string_view b : call.keys()) {
+        if (a == b) return false;
+      }
+    }
+  }
+  return true;
+}
+
+void Session::Run(Call* call) {
+  call->set_state(Call::State::kRunning);
+  call->MarkStarted();
+  ++server_->stats().total_commands_processed;
+  call->spec().handler(*call);
+}
+
+void Session::StartReadyCalls() {
+  // Index-based: Run() may finish calls synchronously but never removes them from the queue
+  // (only CollectReplies does, outside this loop).
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    Call* call = queue_[i].get();
+    if (call->state() == Call::State::kWaiting && CanStart(i)) Run(call);
+  }
+}
+
+void Session::OnCallFinished(Call* call) {
+  if (call->has_spec()) {
+    auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - call->started_at());
+    CommandStat& stat = server_->stats().commands[std::string(call->spec().name)];
+    ++stat.calls;
+    stat.usec += static_cast<uint64_t>(elapsed.count());
+    if (call->is_error_reply()) {
+      ++stat.failed_calls;
+      CountError(call->reply_bytes());
+    }
+  }
+  if (call->is_keyed()) {
+    --unfinished_keyed_;
+    needs_start_scan_ = true;
+  }
+  if (is_in_flush_) {
+    needs_another_pass_ = true;
+  } else {
+    server_->ScheduleFlush(this);
+  }
+}
+
+void Session::CollectReplies(std::string* out) {
+  while (!queue_.empty() && queue_.front()->state() == Call::State::kDone) {
+    out->append(queue_.front()->reply_bytes());
+    queue_.pop_front();
+  }
+}
+
+void Session::Flush() {
+  if (is_closing_) return;
+  if (is_in_flush_) {
+    needs_another_pass_ = true;
+    return;
+  }
+  is_in_flush_ = true;
+  std::string out;
+  do {
+    needs_another_pass_ = false;
+    ParseAvailable();
+    if (needs_start_scan_) {
+      needs_start_scan_ = false;
+      StartReadyCalls();
+    }
+    CollectReplies(&out);
+  } while (needs_another_pass_ || needs_start_scan_);
+  is_in_flush_ = false;
+  if (!out.empty()) {
+    server_->stats().total_net_output_bytes += out.size();
+    transport_->Send(std::move(out));
+  }
+  if (is_close_after_reply_ && queue_.empty()) {
+    is_closing_ = true;
+    transport_->CloseAfterSend();
+    return;
+  }
+  if (transport_->unsent_bytes() > limits_.output_hard_limit) {
+    // Redis closes a client over its output buffer limit; so do we.
+    Close();
+    transport_->CloseAfterSend();
+    return;
+  }
+  UpdateReadState();
+}
+
+void Session::OnOutputDrained() { Flush(); }
+
+void Session::UpdateReadState() {
+  bool is_full = queue_.size() >= limits_.max_queued_calls ||
+                 transport_->unsent_bytes() >= limits_.output_high_watermark;
+  bool has_room = queue_.size() < limits_.max_queued_calls &&
+                  transport_->unsent_bytes() <= limits_.output_low_watermark;
+  if (!is_reading_paused_ && is_full) {
+    is_reading_paused_ = true;
+    transport_->PauseReading();
+  } else if (is_reading_paused_ && has_room) {
+    is_reading_paused_ = false;
+    transport_->ResumeReading();
+  }
+}
+
+void Session::Close() {
+  if (is_closing_ && queue_.empty()) return;
+  is_closing_ = true;
+  // Destroying the calls expires every completion's weak reference: late answers are dropped.
+  queue_.clear();
+  unfinished_keyed_ = 0;
+}
+
+}  // namespace gateway

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Session is one client connection's protocol state, independent of the transport: it parses
+// requests, dispatches them through the command table, keeps their replies in arrival order,
+// and decides when reading must pause. TcpConnection (server.cc) feeds it bytes from libuv;
+// unit tests feed it directly through a fake Transport.
+//
+// Each request becomes a Call, appended to the session's queue at arrival, so the reply order
+// is fixed before any asynchronous work starts. A call starts at once unless an earlier,
+// unfinished call of the same session touches one of its keys in a conflicting way (a read
+// after a write, a write after a read or a read-modify-write; two blind writes do not
+// conflict) or either call is a barrier. Finished calls at the front of the queue are moved
+// to the output, in order.
+//
+// Backend completions hold a weak reference to their Call: when the session closes, its calls
+// are destroyed and late completions are dropped.
+//
+// Thread: the loop thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/command_table.h"
+#include "kvmap/kv_backend.h"
+#include "resp/reply_writer.h"
+#include "resp/request_parser.h"
+
+namespace gateway {
+
+class ServerContext;
+class Session;
+
+// What a session needs from its connection.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Takes ownership of bytes to send; they go out in order.
+  virtual void Send(std::string&& bytes) = 0;
+  virtual void PauseReading() = 0;
+  virtual void ResumeReading() = 0;
+  // Closes after everything sent so far has been written.
+  virtual void CloseAfterSend() = 0;
+  // Bytes accepted by Send() and not yet written to the socket.
+  virtual size_t unsent_bytes() const = 0;
+};
+
+// One request in flight: its arguments, its reply slot, and its place in the key ordering.
+class Call : public std::enable_shared_from_this<Call> {
+ public:
+  enum class State : uint8_t { kWaiting, kRunning, kDone };
+
+  Call(Session* session, const CommandSpec* spec, resp::Request request, int db,
+       resp::Protocol protocol);
+
+  size_t argc() const { return request_.argc(); }
+  // Valid while the call lives.
+  std::string_view arg(size_t i) const { return request_.arg(i); }
+  const resp::Request& request() const { return request_; }
+  const CommandSpec& spec() const { return *spec_; }
+  int db() const { return db_; }
+  Session& session() { return *session_; }
+  ServerContext& server();
+  kvmap::KvBackend& backend();
+  // Bucket of this call's database.
+  const std::string& bucket();
+
+  // The writer for this call's reply. Write the whole reply, then call Finish().
+  resp::ReplyWriter& reply() { return writer_; }
+  void Finish();
+  bool is_finished() const { return state_ == State::kDone; }
+  // Reply helpers that also finish the call.
+  void ReplyOk();
+  void ReplyError(std::string_view message);
+  // The single place a backend status becomes a reply.
+  void ReplyKvError(kvmap::KvStatus status, std::string_view detail);
+
+  // Wraps a completion so it runs only while this call is alive and unfinished. The callback
+  // receives the call and the result.
+  template <class... Args, class F>
+  std::function<void(Args...)> Bind(F f) {
+    return [weak = weak_from_this(), f = std::move(f)](Args... args) mutable {
+      std::shared_ptr<Call> self = weak.lock();
+      if (self && !self->is_finished()) f(*self, std::move(args)...);
+    };
+  }
+
+  // Scratch space for handlers that fan out (DEL, EXISTS, MGET).
+  int64_t accumulator = 0;
+  size_t outstanding = 0;
+  bool has_failed = false;
+
+  // --- used by Session ---
+  State state() const { return state_; }
+  void set_state(State s) { state_ = s; }
+  KeyAccess access() const { return access_; }
+  void set_access(KeyAccess a) { access_ = a; }
+  bool is_barrier() const { return is_barrier_; }
+  void set_barrier(bool b) { is_barrier_ = b; }
+  const std::vector<std::string_view>& keys() const { return keys_; }
+  std::vector<std::string_view>& mutable_keys() { return keys_; }
+  std::string& reply_bytes() { return reply_bytes_; }
+  std::chrono::steady_clock::time_point started_at() const { return started_at_; }
+  void MarkStarted() { started_at_ = std::chrono::steady_clock::now(); }
+  bool is_error_reply() const { return !reply_bytes_.empty() && reply_bytes_[0] == '-'; }
+  bool is_keyed() const { return is_keyed_; }
+  void set_keyed(bool k) { is_keyed_ = k; }
+  bool has_spec() const { return spec_ != nullptr; }
+
+ private:
+  Session* session_;
+  const CommandSpec* spec_;
+  resp::Request request_;
+  int db_;
+  State state_ = State::kWaiting;
+  KeyAccess access_ = KeyAccess::kNone;
+  bool is_barrier_ = false;
+  bool is_keyed_ = false;
+  std::vector<std::string_view> keys_;  // views into request_
+  std::string reply_bytes_;
+  resp::ReplyWriter writer_;
+  std::chrono::steady_clock::time_point started_at_;
+};
+
+// Limits of one session (backpressure, STYLE.md request path step 7).
+struct SessionLimits {
+  size_t max_queued_calls = 1024;          // stop parsing above this many calls in the queue
+  size_t output_high_watermark = 1 << 20;  // pause reading above this many unsent bytes
+  size_t output_low_watermark = 256 << 10; // resume below this
+  size_t output_hard_limit = 64 << 20;     // close the client above this
+};
+
+class Session {
+ public:
+  Session(ServerContext* server, Transport* transport, uint64_t id, std::string peer_addr,
+          std::string local_addr, SessionLimits limits = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Input. PrepareInput returns writable space of at least `size_hint` bytes at the end of the
+  // input buffer; CommitInput(n) appends the n bytes written there and processes them.
+  std::pair<char*, size_t> PrepareInput(size_t size_hint);
+  void CommitInput(size_t n);
+  // Convenience for tests: copies and processes.
+  void Feed(std::string_view bytes);
+
+  // Moves finished replies at the front of the queue to the transport. Also re-evaluates
+  // backpressure. Called after a batch of input or completions.
+  void Flush();
+  // Called by the transport when its unsent bytes dropped (write callback).
+  void OnOutputDrained();
+
+  // Called by a Call when it finishes.
+  void OnCallFinished(Call* call);
+
+  // Closes: drops every call (late completions are ignored), stops parsing.
+  void Close();
+  bool is_closing() const { return is_closing_; }
+
+  // --- connection state used by commands ---
+  uint64_t id() const { return id_; }
+  int db() const { return db_; }
+  void set_db(int db) { db_ = db; }
+  resp::Protocol protocol() const { return protocol_; }
+  void set_protocol(resp::Protocol p) { protocol_ = p; }
+  bool is_authenticated() const { return is_authenticated_; }
+  void set_authenticated(bool v);
+  const std::string& name() const { return name_; }
+  void set_name(std::string n) { name_ = std::move(n); }
+  std::string lib_name, lib_ver;
+  const std::string& peer_addr() const { return peer_addr_; }
+  const std::string& local_addr() const { return local_addr_; }
+  std::chrono::steady_clock::time_point created_at() const { return created_at_; }
+  std::chrono::steady_clock::time_point last_active() const { return last_active_; }
+  std::string_view last_command() const { return last_command_; }
+  size_t queued_calls() const { return queue_.size(); }
+  size_t input_buffer_bytes() const { return input_end_ - input_pos_; }
+  // After the current reply is sent, close (QUIT).
+  void CloseAfterReply() { is_close_after_reply_ = true; }
+  ServerContext& server() { return *server_; }
+
+ private:
+  // Parses and dispatches buffered requests while the limits allow.
+  void ParseAvailable();
+  void Dispatch(resp::Request request);
+  // Moves finished replies at the front of the queue into *out.
+  void CollectReplies(std::string* out);
+  void CountError(std::string_view reply);
+  // Appends an already-finished call carrying `error` (arity, auth, unknown command).
+  void RejectWith(resp::Request request, std::string_view error, bool is_protocol_error);
+  bool CanStart(size_t index) const;
+  void StartReadyCalls();
+  void Run(Call* call);
+  void UpdateReadState();
+
+  ServerContext* server_;
+  Transport* transport_;
+  SessionLimits limits_;
+  uint64_t id_;
+  std::string peer_addr_, local_addr_;
+  resp::RequestParser parser_;
+  // Input bytes live in input_[input_pos_, input_end_); the rest is spare capacity.
+  std::vector<char> input_;
+  size_t input_pos_ = 0;
+  size_t input_end_ = 0;
+  std::deque<std::shared_ptr<Call>> queue_;
+  size_t unfinished_keyed_ = 0;  // calls in queue_ with keys or barrier, not done
+  int db_ = 0;
+  resp::Protocol protocol_ = resp::Protocol::kResp2;
+  bool is_authenticated_ = false;
+  bool is_closing_ = false;
+  bool is_close_after_reply_ = false;
+  bool is_reading_paused_ = false;
+  bool is_in_flush_ = false;
+  bool needs_another_pass_ = false;
+  bool needs_start_scan_ = false;
+  std::string name_;
+  std::string last_command_;
+  std::chrono::steady_clock::time_point created_at_, last_active_;
+};
+
+}  // namespace gateway

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "kvmap/js_api.h"
+
+#include <charconv>
+#include <ctime>
+
+namespace kvmap {
+namespace {
+
+// Position just after `"field":` (whitespace skipped), or npos.
+size_t FindFieldValue(std::string_view json, std::string_view field) {
+  std::string pattern;
+  pattern.reserve(field.size() + 3);
+  pattern.push_back('"');
+  pattern.append(field);
+  pattern.push_back('"');
+  size_t at = 0;
+  while ((at = json.find(pattern, at)) != std::string_view::npos) {
+    size_t p = at + pattern.size();
+    while (p < json.size() && (json[p] == ' ' || json[p] == '\t')) ++p;
+    if (p < json.size() && json[p] == ':') {
+      ++p;
+      while (p < json.size() && (json[p] == ' ' || json[p] == '\t')) ++p;
+      return p;
+    }
+    at = p;
+  }
+  return std::string_view::npos;
+}
+
+std::optional<int64_t> FindJsonInt(std::string_view json, std::string_view field) {
+  size_t p = FindFieldValue(json, field);
+  if (p == std::string_view::npos) return std::nullopt;
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(json.data() + p, json.data() + json.size(), v);
+  if (ec != std::errc()) return std::nullopt;
+  return v;
+}
+
+std::string FindJsonString(std::string_view json, std::string_view field) {
+  size_t p = FindFieldValue(json, field);
+  std::string out;
+  if (p == std::string_view::npos || p >= json.size() || json[p] != '"') return out;
+  for (++p; p < json.size() && json[p] != '"'; ++p) {
+    if (json[p] == '\\' && p + 1 < json.size()) ++p;
+    out.push_back(json[p]);
+  }
+  return out;
+}
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (char c : s) {
+    if (c == '"' || c == '\\') out->push_back('\\');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+std::optional<uint64_t> FindJsonUint(std::string_view json, std::string_view field) {
+  size_t p = FindFieldValue(json, field);
+  if (p == std::string_view::npos) return std::nullopt;
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(json.data() + p, json.data() + json.size(), v);
+  if (ec != std::errc()) return std::nullopt;
+  return v;
+}
+
+std::optional<JsApiError> ParseJsApiError(std::string_view json) {
+  size_t p = FindFieldValue(json, "error");
+  if (p == std::string_view::npos || p >= json.size() || json[p] != '{') return std::nullopt;
+  std::string_view obj = json.substr(p);
+  JsApiError err;
+  err.code = static_cast<int>(FindJsonInt(obj, "code").value_or(0));
+  err.err_code = static_cast<int>(FindJsonInt(obj, "err_code").value_or(0));
+  err.description = FindJsonString(obj, "description");
+  return err;
+}
+
+WriteResult ParsePubAck(std::string_view json) {
+  WriteResult result;
+  if (auto err = ParseJsApiError(json)) {
+    result.detail = err->description;
+    if (err->err_code == kJsErrWrongLastSequence) {
+      result.status = KvStatus::kRevisionMismatch;
+      constexpr std::string_view kPrefix = "wrong last sequence: ";
+      size_t at = err->description.find(kPrefix);
+      if (at != std::string::npos) {
+        uint64_t current = 0;
+        const char* begin = err->description.data() + at + kPrefix.size();
+        const char* end = err->description.data() + err->description.size();
+        if (std::from_chars(begin, end, current).ec == std::errc()) {
+          result.current_revision = current;
+        }
+      }
+    } else if (err->description.find("maximum") != std::string::npos &&
+               err->description.find("size") != std::string::npos) {
+      result.status = KvStatus::kTooLarge;
+    } else {
+      result.status = KvStatus::kInternal;
+    }
+    return result;
+  }
+  auto seq = FindJsonUint(json, "seq");
+  if (!seq) {
+    result.status = KvStatus::kInternal;
+    result.detail = "unexpected publish acknowledgement";
+    return result;
+  }
+  result.status = KvStatus::kOk;
+  result.revision = *seq;
+  size_t dup = FindFieldValue(json, "duplicate");
+  result.is_duplicate = dup != std::string_view::npos && json.substr(dup, 4) == "true";
+  return result;
+}
+
+std::string BuildKvStreamConfig(const BucketConfig& config) {
+  std::string stream = "KV_" + config.name;
+  std::string subject = "$KV." + config.name + ".>";
+  std::string out = "{\"name\":";
+  AppendJsonString(&out, stream);
+  out += ",\"subjects\":[";
+  AppendJsonString(&out, subject);
+  out += "],\"retention\":\"limits\",\"max_consumers\":-1,\"max_msgs\":-1,\"max_bytes\":-1";
+  out += ",\"max_age\":0,\"max_msgs_per_subject\":" + std::to_string(config.history);
+  out += ",\"max_msg_size\":-1,\"discard\":\"new\",\"storage\":\"file\"";
+  out += ",\"num_replicas\":" + std::to_string(config.replicas);
+  out += ",\"duplicate_window\":" + std::to_string(config.duplicate_window_ns);
+  out += ",\"allow_direct\":true,\"allow_rollup_hdrs\":true,\"deny_delete\":true";
+  out += ",\"deny_purge\":false,\"mirror_direct\":false}";
+  return out;
+}
+
+bool IsValidBucketName(std::string_view name) {
+  if (name.empty() || name.size() > 200) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::optional<int64_t> ParseNatsTimestamp(std::string_view text) {
+  // 2006-01-02T15:04:05.999999999Z
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
+      text[13] != ':' || text[16] != ':') {
+    return std::nullopt;
+  }
+  auto num = [&](size_t pos, size_t len) -> int {
+    int v = 0;
+    std::from_chars(text.data() + pos, text.data() + pos + len, v);
+    return v;
+  };
+  struct tm tm = {};
+  tm.tm_year = num(0, 4) - 1900;
+  tm.tm_mon = num(5, 2) - 1;
+  tm.tm_mday = num(8, 2);
+  tm.tm_hour = num(11, 2);
+  tm.tm_min = num(14, 2);
+  tm.tm_sec = num(17, 2);
+  int64_t ns = 0;
+  size_t p = 19;
+  if (p < text.size() && text[p] == '.') {
+    int64_t scale = 100'000'000;
+    for (++p; p < text.size() && text[p] >= '0' && text[p] <= '9'; ++p) {
+      ns += (text[p] - '0') * scale;
+      scale /= 10;
+    }
+  }
+  if (p >= text.size() || text[p] != 'Z') return std::nullopt;
+  time_t secs = timegm(&tm);
+  return static_cast<int64_t>(secs) * 1'000'000'000 + ns;
+}
+
+}  // namespace kvmap

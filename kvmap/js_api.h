@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Small, allocation-light helpers for the JetStream API JSON the gateway sends and receives:
+// PubAck parsing, API error parsing, and the KV stream configuration. The server's JSON is
+// regular and flat where we read it, so a field scanner is enough; nothing here is a general
+// JSON parser and nothing here does I/O.
+//
+// Thread: any. Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kvmap/kv_backend.h"
+
+namespace kvmap {
+
+// An "error" object from a JetStream API reply.
+struct JsApiError {
+  int code = 0;      // HTTP-like code (400, 404, 503)
+  int err_code = 0;  // JetStream error code (10071 wrong last sequence, 10059 stream not found)
+  std::string description;
+};
+
+// Returns the error object of a JetStream API reply, or nullopt when there is none.
+std::optional<JsApiError> ParseJsApiError(std::string_view json);
+
+// Maps a PubAck (or its error) onto a WriteResult. For err_code 10071 the current revision is
+// taken from "wrong last sequence: N".
+WriteResult ParsePubAck(std::string_view json);
+
+// Returns the unsigned integer value of "field":N at the top level or nested (first match), or
+// nullopt.
+std::optional<uint64_t> FindJsonUint(std::string_view json, std::string_view field);
+
+// Settings of a KV bucket stream the gateway creates.
+struct BucketConfig {
+  std::string name;              // bucket name; the stream is KV_<name>
+  int replicas = 1;
+  int history = 1;               // max_msgs_per_subject
+  int64_t duplicate_window_ns = 30'000'000'000;
+};
+
+// The JSON body of $JS.API.STREAM.CREATE.KV_<name> for a KV bucket (ADR-8 layout).
+std::string BuildKvStreamConfig(const BucketConfig& config);
+
+// True for a name NATS accepts as a KV bucket name ([A-Za-z0-9_-]+).
+bool IsValidBucketName(std::string_view name);
+
+// Parses Nats-Time-Stamp (RFC 3339 with optional fraction, UTC "Z") to Unix nanoseconds.
+std::optional<int64_t> ParseNatsTimestamp(std::string_view text);
+
+}  // namespace kvmap
