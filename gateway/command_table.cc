@@ -26,22 +26,28 @@ constexpr CommandSpec kClientSubcommands[] = {
     {"client|getname", 2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdClientGetName,
      "Returns the name of the connection.", "connection", "2.6.9"},
     {"client|setinfo", 4, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdClientSetInfo,
-     "Sets information specific to the client or connection.", "connection", "7.2.0"},
+     "Sets information specific to the client or connection.", "connection", "7.2.0", {}, nullptr,
+     "A Redis 7.2 command, accepted because current clients send it; Redis 7.0 answers "
+     "unknown subcommand."},
     {"client|info", 2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdClientInfo,
      "Returns information about the connection.", "connection", "6.2.0"},
     {"client|list", -2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdClientList,
-     "Lists open connections.", "connection", "2.4.0"},
+     "Lists open connections.", "connection", "2.4.0", {}, nullptr,
+     "Lists this gateway's clients only; fd, memory and buffer fields are 0."},
 };
 
 constexpr CommandSpec kConfigSubcommands[] = {
     {"config|get", -3, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdConfigGet,
-     "Returns the effective values of configuration parameters.", "server", "2.0.0"},
+     "Returns the effective values of configuration parameters.", "server", "2.0.0", {}, nullptr,
+     "Knows only the parameters the gateway honours (gateway/config.cc) plus a few fixed facts."},
     {"config|set", -4, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdConfigSet,
-     "Sets configuration parameters in-flight.", "server", "2.0.0"},
+     "Sets configuration parameters in-flight.", "server", "2.0.0", {}, nullptr,
+     "Settable: requirepass, proto-max-bulk-len, maxclients. Settings are per gateway."},
     {"config|resetstat", 2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0,
      CmdConfigResetStat, "Resets the server's statistics.", "server", "2.0.0"},
     {"config|rewrite", 2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0,
-     CmdConfigRewrite, "Persists the effective configuration to file.", "server", "2.8.0"},
+     CmdConfigRewrite, "Persists the effective configuration to file.", "server", "2.8.0", {},
+     nullptr, "Always answers that there is no config file (flags only)."},
 };
 
 constexpr CommandSpec kCommandSubcommands[] = {
@@ -52,12 +58,14 @@ constexpr CommandSpec kCommandSubcommands[] = {
     {"command|docs", -2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdCommandDocs,
      "Returns documentary information about one, multiple or all commands.", "server", "7.0.0"},
     {"command|list", -2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdCommandList,
-     "Returns a list of command names.", "server", "7.0.0"},
+     "Returns a list of command names.", "server", "7.0.0", {}, nullptr,
+     "FILTERBY is not offered (syntax error)."},
 };
 
 constexpr CommandSpec kFunctionSubcommands[] = {
-    {"function|flush", -2, F::kLocal, 0, 0, 0, CmdFunctionFlush, "Deletes all libraries and functions.",
-     "scripting", "7.0.0"},
+    {"function|flush", -2, F::kLocal, 0, 0, 0, CmdFunctionFlush,
+     "Deletes all libraries and functions.", "scripting", "7.0.0", {}, nullptr,
+     "There are no functions; always OK."},
 };
 
 // Containers (rows with subcommands) have a handler that is never called: dispatch resolves the
@@ -75,16 +83,20 @@ constexpr CommandSpec kCommands[] = {
     {"reset", 1, F::kLocal | F::kNoAuth | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdReset,
      "Resets the connection.", "connection", "6.2.0"},
     {"hello", -1, F::kLocal | F::kNoAuth | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdHello,
-     "Handshakes with the Redis server.", "connection", "6.0.0"},
+     "Handshakes with the Redis server.", "connection", "6.0.0", {}, nullptr,
+     "One user, 'default', whose password is --requirepass."},
     {"auth", -2, F::kLocal | F::kNoAuth | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdAuth,
-     "Authenticates the connection.", "connection", "1.0.0"},
+     "Authenticates the connection.", "connection", "1.0.0", {}, nullptr,
+     "One user, 'default', whose password is --requirepass (no ACL file yet)."},
     {"select", 2, F::kLocal | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdSelect,
      "Changes the selected database.", "connection", "1.0.0"},
     {"client", -2, F::kLocal, 0, 0, 0, ContainerHandler, "A container for client connection commands.",
      "connection", "2.4.0", kClientSubcommands},
     // server
     {"info", -1, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdInfo,
-     "Returns information and statistics about the server.", "server", "1.0.0"},
+     "Returns information and statistics about the server.", "server", "1.0.0", {}, nullptr,
+     "Reports redis_version 7.0.15 and loading:0; memory figures are the gateway's RSS; adds "
+     "nats_* fields to stats; keyspace is empty until the bucket follower exists."},
     {"config", -2, F::kLocal, 0, 0, 0, ContainerHandler, "A container for server configuration commands.",
      "server", "2.0.0", kConfigSubcommands},
     {"command", -1, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdCommand,
@@ -94,16 +106,21 @@ constexpr CommandSpec kCommands[] = {
     {"function", -2, F::kLocal, 0, 0, 0, ContainerHandler, "A container for function commands.",
      "scripting", "7.0.0", kFunctionSubcommands},
     {"cluster", -2, F::kLocal, 0, 0, 0, CmdCluster, "A container for Redis Cluster commands.",
-     "cluster", "3.0.0"},
+     "cluster", "3.0.0", {}, nullptr,
+     "Every subcommand answers 'ERR This instance has cluster support disabled'."},
     // string
     {"get", 2, F::kReadOnly | F::kFast, 1, 1, 1, CmdGet, "Returns the string value of a key.",
      "string", "1.0.0"},
     {"set", -3, F::kWrite, 1, 1, 1, CmdSet,
      "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
-     "string", "1.0.0", {}, SetAccess},
+     "string", "1.0.0", {}, SetAccess,
+     "A key's TTL is enforced lazily on read; nothing removes an expired key from the bucket "
+     "yet (active expiry comes with the keyspace issue)."},
     // generic
     {"del", -2, F::kWrite | F::kMultiKey, 1, -1, 1, CmdDel, "Deletes one or more keys.", "generic",
-     "1.0.0"},
+     "1.0.0", {}, nullptr,
+     "Each key is deleted on its own (read, then a CAS delete marker); a multi-key DEL is not "
+     "atomic across keys."},
     {"exists", -2, F::kReadOnly | F::kFast | F::kMultiKey, 1, -1, 1, CmdExists,
      "Determines whether one or more keys exist.", "generic", "1.0.0"},
 };

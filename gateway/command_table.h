@@ -87,6 +87,8 @@ struct CommandSpec {
   std::string_view since;  // Redis version that introduced it
   std::span<const CommandSpec> subcommands = {};
   AccessFn access = nullptr;
+  // How this command differs from Redis 7.0, for docs/compatibility.md (empty = none known).
+  std::string_view divergence = {};
 
   bool has_keys() const { return first_key > 0; }
   // The access of a call: from `access` when set, else from the flags.

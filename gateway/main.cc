@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "gateway/command_docs.h"
 #include "gateway/command_table.h"
 #include "gateway/config.h"
 #include "gateway/embedded_nats.h"
@@ -46,6 +47,10 @@ void Shutdown(App* app) {
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
+  if (argc == 2 && std::string_view(argv[1]) == "--print-command-table") {
+    std::fputs(gateway::RenderCommandTableMarkdown().c_str(), stdout);
+    return 0;
+  }
   gateway::Config config;
   bool wants_help = false;
   std::string err = gateway::ParseFlags(argc, argv, &config, &wants_help);

@@ -404,7 +404,8 @@ void NatsKvBackend::OnDisconnected(natsConnection* nc, void* closure) {
   uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> lock(self->conn_mu_);
-    if (!self->conn_ || self->conn_->nc != nc) return;  // an old connection
+    // An old connection, or the closed callback after the disconnected one.
+    if (!self->conn_ || self->conn_->nc != nc || !self->connected_.load()) return;
     generation = self->conn_->generation;
     self->connected_.store(false, std::memory_order_release);
   }
