@@ -73,8 +73,11 @@ class ReplyWriter {
   Protocol protocol_;
 };
 
-// Formats a double as Redis 7.0 does for replies (used by INCRBYFLOAT and friends too).
-// Returns the number of bytes written to buf (buf must hold at least 128 bytes).
+// Formats a double as Redis 7.0 addReplyDouble does (ZSCORE and other double replies):
+// "inf", "-inf", "nan", otherwise the digits of printf("%.17g") in the C locale, for example
+// 0.1 -> "0.10000000000000001" and 1e20 -> "1e+20". Not for INCRBYFLOAT: Redis formats that
+// result from a long double, human friendly (ld2string with LD_STR_HUMAN).
+// Returns the number of bytes written to buf (buf must hold at least 128 bytes). No allocation.
 size_t FormatDouble(double value, char* buf);
 
 }  // namespace resp

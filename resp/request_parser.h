@@ -9,13 +9,24 @@
 // the caller may drop them from its input buffer as soon as Feed() returns.
 //
 // A bulk argument is copied exactly once, into the request's own storage, which is reserved to
-// its announced length up front (so a 100 MB value is one allocation and one copy). Handlers
-// read arguments as string_views into that storage; the views stay valid as long as the
-// Request object lives (moving a Request keeps them valid).
+// its announced length up front (so a 100 MB value is one allocation and one copy; a bulk of
+// 32 KiB or more also gets 1 KiB of room after it, so that short trailing options such as
+// `EX 10` do not move it again). A header announcing more than the limits is rejected before
+// anything is allocated. Handlers read arguments as string_views into that storage; the views
+// stay valid as long as the Request object lives (moving a Request keeps them valid).
 //
 // Limits and error texts follow Redis 7.0 (src/networking.c, processInlineBuffer and
 // processMultibulkBuffer). A protocol error is final: the caller sends the error reply and
-// then closes the connection, as Redis does.
+// then closes the connection, as Redis does. Redis 7.0 quirks matched on purpose:
+//  - integers are parsed like string2ll: no '+', no leading zeros, no spaces, "-0" is invalid;
+//  - a header line ends at the first '\r' and the byte after it is skipped whatever it is; the
+//    2 bytes after a bulk's data are skipped without checking that they are CRLF;
+//  - an inline line ends at '\n' with one trailing '\r' stripped;
+//  - Redis finds line ends with strchr(), so a NUL byte before the terminator means the line
+//    never ends: the connection waits until the 64 KiB limit fails it.
+// Redis checks the 64 KiB line limits only after each socket read, so its answer to an
+// over-long line that does end depends on TCP segmentation. This parser is deterministic: a
+// line with more than 64 KiB before its terminator is always a "too big" error.
 //
 // Thread: any, but one parser belongs to one connection. Standard library only.
 #pragma once
@@ -64,13 +75,16 @@ class Request {
 
   // Builders, used by the parser and by tests.
   void AddArg(std::string_view bytes);
-  // Reserves `length` bytes for the next argument and returns its index; Append() fills it.
+  // Reserves `length` bytes for the next argument and returns its index; AppendToLastArg()
+  // fills it. Arguments added later may move the storage (before the Request is handed out).
   size_t BeginArg(size_t length);
   void AppendToLastArg(std::string_view bytes);
   void set_inline(bool v) { is_inline_ = v; }
   void Clear();
 
  private:
+  friend class RequestParser;
+
   struct Span {
     size_t offset;
     size_t length;
@@ -117,17 +131,40 @@ class RequestParser {
   bool is_mid_request() const;
 
  private:
-  enum class State { kStart, kInline, kMultibulkCount, kBulkHeader, kBulkBody, kBulkCrlf, kDone, kError };
+  enum class State {
+    kStart,           // between requests
+    kInline,          // reading an inline line up to '\n'
+    kMultibulkCount,  // reading `*N` up to '\r' and the byte after it
+    kBulkHeader,      // reading `$L` up to '\r' and the byte after it
+    kBulkBody,        // copying the L bytes of a bulk
+    kBulkCrlf,        // skipping the 2 bytes after a bulk
+    kDone,            // a request is complete and waits for TakeRequest()
+    kError,           // a protocol error happened; final
+  };
+  enum class LineStatus { kNeedMore, kComplete, kTooBig };
+  struct LineScan {
+    LineStatus status;
+    std::string_view line;  // kComplete only: the line without its terminator
+    size_t consumed;        // bytes of the input used
+  };
 
+  // Consumes the current line from `rest`. The line ends at `terminator`; when
+  // `is_skip_one_after` one more byte (of any value) is consumed after it. The returned view points
+  // into `rest` or into line_ and is valid until line_ changes.
+  LineScan ScanLine(std::string_view rest, char terminator, bool is_skip_one_after);
+  ParseResult CompleteInline(std::string_view line, size_t consumed);
   ParseResult Fail(std::string message, size_t consumed);
 
   ParserLimits limits_;
   State state_ = State::kStart;
   Request request_;
-  std::string line_;            // partial header or inline line carried between Feed() calls
-  int64_t args_expected_ = 0;   // multibulk count
-  size_t bulk_remaining_ = 0;   // bytes of the current bulk still to copy
-  size_t crlf_remaining_ = 0;   // bytes of the CRLF after a bulk still to skip
+  std::string line_;               // partial header or inline line carried between Feed() calls
+  size_t blocked_len_ = 0;         // bytes seen since the line start once it holds a NUL byte
+  bool is_line_blocked_ = false;   // the current line holds a NUL byte (see ScanLine)
+  bool is_awaiting_skip_ = false;  // a header's '\r' was seen; one more byte to skip
+  int64_t args_expected_ = 0;      // multibulk arguments still to read
+  size_t bulk_remaining_ = 0;      // bytes of the current bulk still to copy
+  size_t crlf_remaining_ = 0;      // bytes after a bulk still to skip
   std::string error_;
 };
 
