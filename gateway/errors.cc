@@ -30,8 +30,9 @@ std::string UnknownCommand(std::string_view name, const std::string_view* args, 
   // each clipped so the list does not exceed 128.
   std::string list;
   for (size_t i = 0; i < argc && list.size() < 128; ++i) {
+    size_t room = 128 - list.size();
     list += '\'';
-    list += Clip(args[i], 128 - list.size());
+    list += Clip(args[i], room);
     list += "' ";
   }
   std::string out = "ERR unknown command '";

@@ -10,17 +10,6 @@
 namespace gateway {
 namespace {
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // True when two accesses of the same key by calls A (earlier) and B (later) must not overlap.
 bool Conflicts(KeyAccess a, KeyAccess b) {
   if (a == KeyAccess::kRead && b == KeyAccess::kRead) return false;
@@ -210,12 +199,6 @@ void Session::Dispatch(resp::Request request) {
     RejectWith(std::move(request), err, false);
     return;
   }
-  // Redis 7.0 checks authentication before arity (processCommand).
-  if (!is_authenticated_ && !spec->flags.has(CommandFlag::kNoAuth)) {
-    stats.commands[std::string(spec->name)].rejected_calls++;
-    RejectWith(std::move(request), errors::kNoAuth, false);
-    return;
-  }
   if (!spec->subcommands.empty() && request.argc() >= 2) {
     const CommandSpec* sub = FindSubcommand(*spec, request.arg(1));
     if (sub == nullptr) {
@@ -228,6 +211,12 @@ void Session::Dispatch(resp::Request request) {
   if (!ArityAccepts(spec->arity, request.argc())) {
     stats.commands[std::string(spec->name)].rejected_calls++;
     RejectWith(std::move(request), errors::WrongArity(spec->name), false);
+    return;
+  }
+  // Redis 7.0 (processCommand) checks existence and arity first, then authentication.
+  if (!is_authenticated_ && !spec->flags.has(CommandFlag::kNoAuth)) {
+    stats.commands[std::string(spec->name)].rejected_calls++;
+    RejectWith(std::move(request), errors::kNoAuth, false);
     return;
   }
   last_command_ = spec->name;
@@ -309,9 +298,15 @@ void Session::OnCallFinished(Call* call) {
 }
 
 void Session::CollectReplies(std::string* out) {
+  bool was_full = queue_.size() >= limits_.max_queued_calls;
   while (!queue_.empty() && queue_.front()->state() == Call::State::kDone) {
     out->append(queue_.front()->reply_bytes());
     queue_.pop_front();
+  }
+  // Room freed while requests wait in the input buffer: parse them now, since the client may
+  // have nothing more to send that would wake us.
+  if (was_full && queue_.size() < limits_.max_queued_calls && input_pos_ < input_end_) {
+    needs_another_pass_ = true;
   }
 }
 

@@ -149,8 +149,12 @@ std::optional<int64_t> ParseNatsTimestamp(std::string_view text) {
       text[13] != ':' || text[16] != ':') {
     return std::nullopt;
   }
+  bool ok = true;
   auto num = [&](size_t pos, size_t len) -> int {
     int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (text[i] < '0' || text[i] > '9') ok = false;
+    }
     std::from_chars(text.data() + pos, text.data() + pos + len, v);
     return v;
   };
@@ -161,6 +165,10 @@ std::optional<int64_t> ParseNatsTimestamp(std::string_view text) {
   tm.tm_hour = num(11, 2);
   tm.tm_min = num(14, 2);
   tm.tm_sec = num(17, 2);
+  if (!ok || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+      tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
+    return std::nullopt;
+  }
   int64_t ns = 0;
   size_t p = 19;
   if (p < text.size() && text[p] == '.') {
