@@ -150,7 +150,7 @@ class NatsKvBackend : public KvBackend {
 
   Executor* executor_;
   NatsBackendOptions options_;
-  CallbackGuard* guard_;  // intentionally never freed (a few bytes per backend instance)
+  CallbackGuard* guard_;  // never freed: kept in a static list (a few bytes per backend)
 
   // conn_mu_ guards conn_. It is held across a publish so the manager never destroys a
   // connection in use.
