@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
     backend.reset();
     return 1;
   }
+  config.port = server.bound_port();  // INFO tcp_port and CONFIG GET port report the real one
 
   App app;
   app.loop = loop;

@@ -147,7 +147,7 @@ void CmdHello(Call& call) {
   if (!s.is_authenticated()) {
     call.ReplyError(
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-        "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+        "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
         "select the RESP protocol version at the same time");
     return;
   }

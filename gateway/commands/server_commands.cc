@@ -379,7 +379,7 @@ void CmdCommandInfo(Call& call) {
     for (size_t i = 2; i < call.argc(); ++i) {
       const CommandSpec* spec = FindCommand(call.arg(i));
       if (spec == nullptr) {
-        w.NullArray();
+        w.Null();  // Redis 7.0 answers a null bulk here, not a null array
       } else {
         WriteCommandInfo(w, *spec);
       }
