@@ -115,11 +115,33 @@ build() {
 # run_tests <phase> <build dir>: unit tests in parallel, then integration tests one at a time.
 # --no-tests=error: a label with no tests is a failure, not a silent pass. --timeout only applies
 # to tests without their own TIMEOUT property, so one hung test cannot stall CI for 25 minutes.
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+CTEST_LOG="$(mktemp)"
+trap 'rm -f "$CTEST_LOG"' EXIT
+
+# Runs ctest, echoing its output, and adds its counts to the totals printed at the end.
+counted_ctest() {
+  local rc=0 line total failed
+  ctest "$@" 2>&1 | tee "$CTEST_LOG" || rc=$?
+  rc=${PIPESTATUS[0]}
+  line="$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$CTEST_LOG" | tail -n 1)"
+  if [[ -n "$line" ]]; then
+    failed="$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
+    total="$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")"
+    TOTAL_FAILED=$((TOTAL_FAILED + failed))
+    TOTAL_PASSED=$((TOTAL_PASSED + total - failed))
+  elif ((rc != 0)); then
+    TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  fi
+  return "$rc"
+}
+
 run_tests() {
   local phase="$1" dir="$2"
-  step "$phase: ctest -L unit" ctest --test-dir "$dir" -L unit -j "$JOBS" \
+  step "$phase: ctest -L unit" counted_ctest --test-dir "$dir" -L unit -j "$JOBS" \
     --output-on-failure --no-tests=error --timeout "${CTEST_TIMEOUT:-300}" || true
-  step "$phase: ctest -L integration" ctest --test-dir "$dir" -L integration \
+  step "$phase: ctest -L integration" counted_ctest --test-dir "$dir" -L integration \
     --output-on-failure --no-tests=error --timeout "${CTEST_TIMEOUT:-300}" || true
 }
 
@@ -146,4 +168,6 @@ else
 fi
 
 summary
+# One plain closing line over every ctest run above (CTest test cases, both builds).
+printf '%d passed, %d failed\n' "$TOTAL_PASSED" "$TOTAL_FAILED"
 exit "$FAILED"
