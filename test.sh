@@ -123,8 +123,8 @@ trap 'rm -f "$CTEST_LOG"' EXIT
 # Runs ctest, echoing its output, and adds its counts to the totals printed at the end.
 counted_ctest() {
   local rc=0 line total failed
+  # With pipefail, a failing ctest fails the pipeline (tee itself does not fail).
   ctest "$@" 2>&1 | tee "$CTEST_LOG" || rc=$?
-  rc=${PIPESTATUS[0]}
   line="$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$CTEST_LOG" | tail -n 1)"
   if [[ -n "$line" ]]; then
     failed="$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
