@@ -106,6 +106,7 @@ const std::vector<Param>& Params() {
       {"nats-replicas", [](const Config& c) { return std::to_string(c.replicas); }, nullptr},
       {"nats-timeout-ms", [](const Config& c) { return std::to_string(c.nats_timeout_ms); },
        nullptr},
+      {"nats-client", [](const Config& c) { return c.nats_client; }, nullptr},
   };
   return *params;
 }
@@ -223,6 +224,7 @@ std::string FlagsUsage() {
          "  --port N                  listen port (default 6379; 0 = any free port)\n"
          "  --port-file PATH          write the bound port here once listening\n"
          "  --nats URL[,URL...]       use these NATS servers instead of an embedded one\n"
+         "  --nats-client wire|natsc  NATS client: loop-native (default) or nats.c\n"
          "  --nats-server-bin PATH    nats-server binary for the embedded mode (default: PATH)\n"
          "  --data-dir DIR            embedded nats-server store (default ./data)\n"
          "  --bucket NAME             KV bucket of database 0 (default redis; db N: NAME-N)\n"
@@ -271,6 +273,9 @@ std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) 
     } else if (flag == "--nats") {
       config->nats_urls = SplitComma(value);
       if (config->nats_urls.empty()) return bad();
+    } else if (flag == "--nats-client") {
+      if (value != "wire" && value != "natsc") return bad();
+      config->nats_client = std::string(value);
     } else if (flag == "--nats-server-bin") {
       config->nats_server_bin = std::string(value);
     } else if (flag == "--data-dir") {

@@ -22,6 +22,7 @@ struct Config {
   int port = 6379;                 // 0 = ephemeral; see port_file
   std::string port_file;           // written with the bound port once listening
   std::vector<std::string> nats_urls;  // empty = start an embedded nats-server
+  std::string nats_client = "wire";    // "wire" (loop-native, default) or "natsc" (nats.c)
   std::string nats_server_bin;     // embedded mode: binary (PATH lookup when empty)
   std::string data_dir = "./data";
   std::string bucket = "redis";    // database 0; database N is "<bucket>-N"

@@ -14,6 +14,7 @@
 #include "gateway/config.h"
 #include "gateway/embedded_nats.h"
 #include "gateway/loop_bridge.h"
+#include "gateway/nats_wire_backend.h"
 #include "gateway/server.h"
 #include "gateway/server_context.h"
 #include "kvmap/nats_kv_backend.h"
@@ -22,6 +23,7 @@ namespace {
 
 struct App {
   uv_loop_t* loop = nullptr;
+  gateway::NatsWireBackend* wire = nullptr;
   gateway::Server* server = nullptr;
   gateway::LoopExecutor* executor = nullptr;
   gateway::EmbeddedNats* embedded = nullptr;
@@ -40,6 +42,7 @@ void Shutdown(App* app) {
   uv_close(reinterpret_cast<uv_handle_t*>(&app->sigchld), nullptr);
   uv_timer_stop(&app->housekeeping);
   uv_close(reinterpret_cast<uv_handle_t*>(&app->housekeeping), nullptr);
+  if (app->wire != nullptr) app->wire->Stop();
   app->executor->Close();
 }
 
@@ -82,18 +85,47 @@ int main(int argc, char** argv) {
 
   uv_loop_t* loop = uv_default_loop();
   gateway::LoopExecutor executor(loop);
-  kvmap::NatsBackendOptions options;
-  options.servers = config.nats_urls;
-  options.op_timeout_ms = config.nats_timeout_ms;
-  options.replicas = config.replicas;
-  auto backend = std::make_unique<kvmap::NatsKvBackend>(&executor, options);
-  backend->Start();
-  if (backend->WaitConnected(embedded.pid() > 0 ? 10000 : config.nats_timeout_ms)) {
-    std::string detail;
-    if (backend->EnsureBucketNow(config.BucketFor(0), &detail) != kvmap::KvStatus::kOk) {
-      std::fprintf(stderr, "redis-nats-gateway: bucket %s: %s\n", config.BucketFor(0).c_str(),
-                   detail.c_str());
-    }
+  std::unique_ptr<kvmap::KvBackend> backend;
+  gateway::NatsWireBackend* wire = nullptr;
+  kvmap::NatsKvBackend* natsc = nullptr;
+  const int64_t connect_wait_ms = embedded.pid() > 0 ? 10000 : config.nats_timeout_ms;
+  bool is_connected = false;
+  if (config.nats_client == "natsc") {
+    kvmap::NatsBackendOptions options;
+    options.servers = config.nats_urls;
+    options.op_timeout_ms = config.nats_timeout_ms;
+    options.replicas = config.replicas;
+    auto b = std::make_unique<kvmap::NatsKvBackend>(&executor, options);
+    natsc = b.get();
+    backend = std::move(b);
+    natsc->Start();
+    is_connected = natsc->WaitConnected(connect_wait_ms);
+  } else {
+    gateway::NatsWireOptions options;
+    options.servers = config.nats_urls;
+    options.op_timeout_ms = config.nats_timeout_ms;
+    options.replicas = config.replicas;
+    auto b = std::make_unique<gateway::NatsWireBackend>(loop, &executor, options);
+    wire = b.get();
+    backend = std::move(b);
+    wire->Start();
+    // Run the loop until the first connection is up (the backend's timer wakes it).
+    uint64_t deadline = uv_now(loop) + static_cast<uint64_t>(connect_wait_ms);
+    while (!wire->is_connected() && uv_now(loop) < deadline) uv_run(loop, UV_RUN_ONCE);
+    is_connected = wire->is_connected();
+  }
+  if (is_connected) {
+    // Database 0's bucket now, so that a misconfigured server shows at start-up.
+    bool is_done = false;
+    backend->EnsureBucket(config.BucketFor(0), [&](kvmap::KvStatus st, std::string detail) {
+      if (st != kvmap::KvStatus::kOk) {
+        std::fprintf(stderr, "redis-nats-gateway: bucket %s: %s\n", config.BucketFor(0).c_str(),
+                     detail.c_str());
+      }
+      is_done = true;
+    });
+    uint64_t deadline = uv_now(loop) + static_cast<uint64_t>(config.nats_timeout_ms) + 1000;
+    while (!is_done && uv_now(loop) < deadline) uv_run(loop, UV_RUN_ONCE);
   } else {
     std::fprintf(stderr,
                  "redis-nats-gateway: NATS not reachable yet; commands fail until it is "
@@ -102,12 +134,14 @@ int main(int argc, char** argv) {
 
   gateway::ServerContext context(&config, backend.get());
   context.set_defer_flushes(true);
-  kvmap::NatsKvBackend* nats = backend.get();
-  context.backend_info().fields = [nats] {
-    kvmap::NatsBackendStats s = nats->stats();
+  context.backend_info().fields = [wire, natsc] {
+    kvmap::NatsBackendStats s = wire != nullptr ? wire->stats() : natsc->stats();
+    bool connected = wire != nullptr ? wire->is_connected() : natsc->is_connected();
+    std::string url = wire != nullptr ? wire->connected_url() : natsc->connected_url();
     return std::vector<std::pair<std::string, std::string>>{
-        {"nats_connected", nats->is_connected() ? "1" : "0"},
-        {"nats_url", nats->connected_url()},
+        {"nats_client", wire != nullptr ? "wire" : "natsc"},
+        {"nats_connected", connected ? "1" : "0"},
+        {"nats_url", url},
         {"nats_ops_sent", std::to_string(s.ops_sent)},
         {"nats_ops_pending", std::to_string(s.pending)},
         {"nats_ops_timed_out", std::to_string(s.ops_timed_out)},
@@ -116,6 +150,7 @@ int main(int argc, char** argv) {
         {"nats_disconnects", std::to_string(s.disconnects)},
     };
   };
+  if (wire != nullptr) wire->set_after_batch([&context] { context.FlushScheduled(); });
   executor.set_after_batch([&context] { context.FlushScheduled(); });
 
   gateway::Server server(loop, &context);
@@ -131,6 +166,7 @@ int main(int argc, char** argv) {
   app.loop = loop;
   app.server = &server;
   app.executor = &executor;
+  app.wire = wire;
   app.embedded = &embedded;
   uv_signal_init(loop, &app.sigint);
   uv_signal_init(loop, &app.sigterm);

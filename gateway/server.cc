@@ -157,7 +157,7 @@ class TcpConnection : public Transport {
 
   static void OnClosed(uv_handle_t* h) {
     auto* self = static_cast<TcpConnection*>(h->data);
-    --self->server_->connections_;
+    self->server_->connections_.erase(self);
     delete self;
   }
 
@@ -215,7 +215,7 @@ void Server::OnConnection(uv_stream_t* listener, int status) {
   auto* self = static_cast<Server*>(listener->data);
   if (status != 0) return;
   auto* conn = new TcpConnection(self);
-  ++self->connections_;
+  self->connections_.insert(conn);
   if (uv_accept(listener, conn->stream()) != 0) {
     conn->Close();
     return;
@@ -239,15 +239,9 @@ void Server::Stop() {
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
     is_listening_ = false;
   }
-  // Close every client socket still open.
-  uv_walk(
-      loop_,
-      [](uv_handle_t* h, void* arg) {
-        if (h->type == UV_TCP && h->data != arg && !uv_is_closing(h)) {
-          static_cast<TcpConnection*>(h->data)->Close();
-        }
-      },
-      this);
+  // Close every client socket still open (Close() is idempotent; the set shrinks only in the
+  // close callbacks, which run later).
+  for (TcpConnection* conn : connections_) conn->Close();
 }
 
 }  // namespace gateway

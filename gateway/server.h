@@ -12,12 +12,15 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "gateway/server_context.h"
 #include "gateway/session.h"
 
 namespace gateway {
+
+class TcpConnection;
 
 class Server {
  public:
@@ -31,7 +34,7 @@ class Server {
   // Stops accepting and closes every connection (in-flight calls are dropped).
   void Stop();
 
-  size_t connection_count() const { return connections_; }
+  size_t connection_count() const { return connections_.size(); }
 
  private:
   friend class TcpConnection;
@@ -42,7 +45,7 @@ class Server {
   uv_tcp_t listener_;
   bool is_listening_ = false;
   int bound_port_ = 0;
-  size_t connections_ = 0;
+  std::set<TcpConnection*> connections_;  // open client sockets (freed in their close callback)
 };
 
 }  // namespace gateway

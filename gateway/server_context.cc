@@ -29,7 +29,6 @@ ServerContext::ServerContext(Config* config, kvmap::KvBackend* backend)
   int n = std::max(config_->databases, 1);
   bucket_names_.reserve(static_cast<size_t>(n));
   for (int db = 0; db < n; ++db) bucket_names_.push_back(config_->BucketFor(db));
-  bucket_ready_.assign(static_cast<size_t>(n), false);
 }
 
 const std::string& ServerContext::BucketFor(int db) { return bucket_names_[static_cast<size_t>(db)]; }
@@ -38,12 +37,11 @@ void ServerContext::EnsureBucketThen(Call& call, std::function<void(Call&)> fn) 
   size_t db = static_cast<size_t>(call.db());
   backend_->EnsureBucket(bucket_names_[db],
                          call.Bind<kvmap::KvStatus, std::string>(
-                             [this, db, fn](Call& c, kvmap::KvStatus st, std::string detail) {
+                             [fn](Call& c, kvmap::KvStatus st, std::string detail) {
                            if (st != kvmap::KvStatus::kOk) {
                              c.ReplyKvError(st, detail);
                              return;
                            }
-                           bucket_ready_[db] = true;
                            fn(c);
                          }));
 }

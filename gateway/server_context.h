@@ -66,7 +66,7 @@ class ServerContext {
   // already is); when it cannot be ensured, replies with the backend error instead.
   template <class F>
   void RunWithBucket(Call& call, F&& fn) {
-    if (bucket_ready_[static_cast<size_t>(call.db())]) {
+    if (backend_->IsBucketReady(BucketFor(call.db()))) {
       fn(call);
       return;
     }
@@ -103,7 +103,6 @@ class ServerContext {
   kvmap::KvBackend* backend_;
   ServerStats stats_;
   std::vector<std::string> bucket_names_;
-  std::vector<bool> bucket_ready_;
   std::map<uint64_t, Session*> sessions_;
   std::vector<uint64_t> flush_list_;
   bool defer_flushes_ = false;

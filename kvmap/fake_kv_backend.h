@@ -51,6 +51,7 @@ class FakeKvBackend : public KvBackend {
     KvStatus st = is_connected_ ? KvStatus::kOk : KvStatus::kUnavailable;
     executor_->Post([cb = std::move(cb), st] { cb(st, {}); });
   }
+  bool IsBucketReady(const std::string& bucket) const override { return is_connected_; }
   bool is_connected() const override { return is_connected_; }
   size_t max_key_length() const override { return max_key_length_; }
 

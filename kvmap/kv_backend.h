@@ -118,6 +118,8 @@ class KvBackend {
   // inline). Operations on a bucket that does not exist fail or time out, so the gateway
   // ensures each database's bucket before its first use.
   virtual void EnsureBucket(const std::string& bucket, BucketCallback cb) = 0;
+  // True when `bucket` is known to exist on the current connection (no round trip needed).
+  virtual bool IsBucketReady(const std::string& bucket) const = 0;
 
   // True when operations can be sent now. Commands fail fast with kUnavailable otherwise.
   virtual bool is_connected() const = 0;

@@ -190,7 +190,7 @@ KvStatus NatsKvBackend::EnsureBucketNow(const std::string& bucket, std::string* 
   return st;
 }
 
-bool NatsKvBackend::is_bucket_ready(const std::string& bucket) const {
+bool NatsKvBackend::IsBucketReady(const std::string& bucket) const {
   std::lock_guard<std::mutex> lock(manager_mu_);
   return ready_buckets_.count(bucket) != 0;
 }

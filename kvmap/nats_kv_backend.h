@@ -86,7 +86,7 @@ class NatsKvBackend : public KvBackend {
   // Makes sure the stream of `bucket` exists (creating it when missing), then calls cb on the
   // loop thread. Answers at once (posted) when the bucket is already known to exist.
   void EnsureBucket(const std::string& bucket, BucketCallback cb) override;
-  bool is_bucket_ready(const std::string& bucket) const;
+  bool IsBucketReady(const std::string& bucket) const override;
   // Blocking variant for start-up (never on the loop thread).
   KvStatus EnsureBucketNow(const std::string& bucket, std::string* detail);
 

@@ -1,0 +1,720 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "gateway/nats_wire_backend.h"
+
+#include <charconv>
+#include <cstdio>
+#include <random>
+
+#include "kvmap/js_api.h"
+
+namespace gateway {
+namespace {
+
+using kvmap::KvStatus;
+
+constexpr size_t kReadChunk = 64 * 1024;
+// Output above this is written at once instead of waiting for the end of the loop iteration.
+constexpr size_t kFlushThreshold = 256 * 1024;
+constexpr int64_t kTickMs = 50;
+
+std::string RandomToken(size_t n) {
+  static const char kAlphabet[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  std::string out(n, '0');
+  for (char& c : out) c = kAlphabet[gen() % 62];
+  return out;
+}
+
+}  // namespace
+
+// One TCP connection. The backend points at it while it is current; the close callback
+// frees it, so a late libuv callback for an old socket finds `backend` cleared.
+struct NatsWireBackend::Socket {
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  NatsWireBackend* backend = nullptr;
+
+  static void OnClosed(uv_handle_t* h) { delete static_cast<Socket*>(h->data); }
+  void Close() {
+    backend = nullptr;
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp))) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&tcp), &Socket::OnClosed);
+    }
+  }
+};
+
+NatsWireBackend::NatsWireBackend(uv_loop_t* loop, kvmap::Executor* executor,
+                                 NatsWireOptions options)
+    : loop_(loop), executor_(executor), options_(std::move(options)) {
+  for (const std::string& raw : options_.servers) {
+    ServerUrl u;
+    std::string_view s = raw;
+    if (s.substr(0, 7) == "nats://") s.remove_prefix(7);
+    size_t at = s.rfind('@');
+    if (at != std::string_view::npos) {
+      std::string_view cred = s.substr(0, at);
+      size_t colon = cred.find(':');
+      if (colon == std::string_view::npos) {
+        u.token = std::string(cred);
+      } else {
+        u.user = std::string(cred.substr(0, colon));
+        u.pass = std::string(cred.substr(colon + 1));
+      }
+      s.remove_prefix(at + 1);
+    }
+    size_t colon = s.rfind(':');
+    if (colon != std::string_view::npos) {
+      u.host = std::string(s.substr(0, colon));
+      std::from_chars(s.data() + colon + 1, s.data() + s.size(), u.port);
+    } else {
+      u.host = std::string(s);
+    }
+    if (u.host.empty() || u.host == "localhost") u.host = "127.0.0.1";
+    u.display = "nats://" + u.host + ":" + std::to_string(u.port);
+    urls_.push_back(std::move(u));
+  }
+  inbox_prefix_ = "_INBOX." + RandomToken(22) + ".";
+}
+
+NatsWireBackend::~NatsWireBackend() { Stop(); }
+
+void NatsWireBackend::Start() {
+  uv_timer_init(loop_, &timer_);
+  timer_.data = this;
+  uv_check_init(loop_, &check_);
+  check_.data = this;
+  uv_check_start(&check_, &NatsWireBackend::OnCheck);
+  uv_timer_start(
+      &timer_, [](uv_timer_t* t) { static_cast<NatsWireBackend*>(t->data)->OnTimer(); }, kTickMs,
+      kTickMs);
+  are_handles_open_ = true;
+  Connect();
+}
+
+void NatsWireBackend::Stop() {
+  if (state_ == State::kStopped) return;
+  if (state_ != State::kIdle) Disconnect("gateway stopping");
+  state_ = State::kStopped;
+  if (are_handles_open_) {
+    uv_timer_stop(&timer_);
+    uv_check_stop(&check_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+    are_handles_open_ = false;
+  }
+}
+
+kvmap::NatsBackendStats NatsWireBackend::stats() const {
+  kvmap::NatsBackendStats s;
+  s.ops_sent = ops_sent_;
+  s.ops_timed_out = ops_timed_out_;
+  s.ops_failed_on_disconnect = ops_failed_on_disconnect_;
+  s.connects = connects_;
+  s.disconnects = disconnects_;
+  s.pending = pending_.size();
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection life cycle
+
+void NatsWireBackend::Connect() {
+  if (state_ == State::kStopped || urls_.empty()) return;
+  const ServerUrl& url = urls_[next_url_ % urls_.size()];
+  ++next_url_;
+  sockaddr_storage addr{};
+  if (uv_ip4_addr(url.host.c_str(), url.port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
+      uv_ip6_addr(url.host.c_str(), url.port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
+    std::fprintf(stderr, "nats: cannot use server address %s\n", url.display.c_str());
+    ScheduleReconnect();
+    return;
+  }
+  socket_ = new Socket;
+  socket_->backend = this;
+  uv_tcp_init(loop_, &socket_->tcp);
+  socket_->tcp.data = socket_;
+  socket_->connect_req.data = socket_;
+  current_url_ = url.display;
+  state_ = State::kConnecting;
+  connect_deadline_ms_ = static_cast<int64_t>(uv_now(loop_)) + options_.connect_timeout_ms;
+  int rc = uv_tcp_connect(&socket_->connect_req, &socket_->tcp,
+                          reinterpret_cast<const sockaddr*>(&addr),
+                          [](uv_connect_t* req, int status) {
+                            auto* sock = static_cast<Socket*>(req->data);
+                            if (sock->backend != nullptr) sock->backend->OnTcpConnected(status);
+                          });
+  if (rc != 0) Disconnect(std::string("connect: ") + uv_strerror(rc));
+}
+
+void NatsWireBackend::OnTcpConnected(int status) {
+  if (status != 0) {
+    Disconnect(std::string("connect to ") + current_url_ + ": " + uv_strerror(status));
+    return;
+  }
+  uv_tcp_nodelay(&socket_->tcp, 1);
+  state_ = State::kHandshake;
+  is_connect_sent_ = false;
+  in_.clear();
+  in_pos_ = 0;
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&socket_->tcp),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* sock = static_cast<Socket*>(h->data);
+        NatsWireBackend* self = sock->backend;
+        if (self == nullptr) {
+          static char sink[4096];
+          *buf = uv_buf_init(sink, sizeof(sink));
+          return;
+        }
+        size_t used = self->in_.size();
+        self->in_.resize(used + kReadChunk);
+        *buf = uv_buf_init(self->in_.data() + used, kReadChunk);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        auto* sock = static_cast<Socket*>(s->data);
+        NatsWireBackend* self = sock->backend;
+        if (self == nullptr) return;
+        // alloc grew in_ by a whole chunk; keep only what arrived.
+        self->in_.resize(self->in_.size() - kReadChunk + (nread > 0 ? nread : 0));
+        if (nread < 0) {
+          self->Disconnect(nread == UV_EOF ? "server closed the connection"
+                                           : std::string("read: ") + uv_strerror(nread));
+          self->AfterBatch();
+          return;
+        }
+        self->OnReadable(nullptr, static_cast<size_t>(nread));
+      });
+}
+
+void NatsWireBackend::Disconnect(const std::string& reason) {
+  if (state_ == State::kStopped || state_ == State::kIdle) return;
+  bool was_connected = state_ == State::kConnected;
+  if (socket_ != nullptr) {
+    socket_->Close();
+    socket_ = nullptr;
+  }
+  // Unsent output belongs to the dead socket; it is failed below, never sent later.
+  out_.clear();
+  is_write_in_flight_ = false;
+  in_.clear();
+  in_pos_ = 0;
+  pings_outstanding_ = 0;
+  state_ = State::kIdle;
+  if (was_connected) {
+    ++disconnects_;
+    std::fprintf(stderr, "nats: connection lost (%s); failing pending operations\n",
+                 reason.c_str());
+  } else {
+    static int64_t last_log = 0;
+    int64_t now = static_cast<int64_t>(uv_now(loop_));
+    if (now - last_log >= 2000) {
+      last_log = now;
+      std::fprintf(stderr, "nats: %s\n", reason.c_str());
+    }
+  }
+  FailAllPending(KvStatus::kOutcomeUnknown, KvStatus::kUnavailable,
+                 "connection to NATS lost: " + reason);
+  // Bucket ensures waiting on this connection fail; they are retried on demand.
+  auto waiting = std::move(ensuring_);
+  ensuring_.clear();
+  for (auto& [bucket, cbs] : waiting) {
+    for (auto& cb : cbs) {
+      executor_->Post([cb = std::move(cb)] {
+        cb(KvStatus::kUnavailable, "not connected to NATS");
+      });
+    }
+  }
+  ScheduleReconnect();
+}
+
+void NatsWireBackend::ScheduleReconnect() {
+  if (state_ == State::kStopped) return;
+  state_ = State::kIdle;
+  backoff_ms_ = backoff_ms_ == 0 ? 100 : std::min<int64_t>(backoff_ms_ * 2, 2000);
+  next_connect_ms_ = static_cast<int64_t>(uv_now(loop_)) + backoff_ms_;
+}
+
+void NatsWireBackend::OnTimer() {
+  int64_t now = static_cast<int64_t>(uv_now(loop_));
+  if (state_ == State::kIdle && now >= next_connect_ms_) {
+    Connect();
+  } else if ((state_ == State::kConnecting || state_ == State::kHandshake) &&
+             now >= connect_deadline_ms_) {
+    Disconnect("connect to " + current_url_ + " timed out");
+  } else if (state_ == State::kConnected && now >= next_ping_ms_) {
+    if (pings_outstanding_ >= 2) {
+      Disconnect("server stopped answering PING");
+    } else {
+      out_.append("PING\r\n");
+      ++pings_outstanding_;
+      next_ping_ms_ = now + options_.ping_interval_ms;
+      FlushOutput();
+    }
+  }
+  // Expire overdue operations (deadlines_ is in deadline order; answered ones are skipped).
+  bool expired_any = false;
+  while (!deadlines_.empty() && deadlines_.front().first <= now) {
+    uint64_t token = deadlines_.front().second;
+    deadlines_.pop_front();
+    auto it = pending_.find(token);
+    if (it == pending_.end()) continue;
+    Pending p = std::move(it->second);
+    pending_.erase(it);
+    ++ops_timed_out_;
+    FailPending(p, KvStatus::kOutcomeUnknown, KvStatus::kTimeout, "no answer from NATS in time");
+    expired_any = true;
+  }
+  if (pending_.empty()) deadlines_.clear();
+  if (expired_any) AfterBatch();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+void NatsWireBackend::OnCheck(uv_check_t* handle) {
+  static_cast<NatsWireBackend*>(handle->data)->FlushOutput();
+}
+
+void NatsWireBackend::FlushOutput() {
+  if (out_.empty() || is_write_in_flight_ || socket_ == nullptr ||
+      (state_ != State::kConnected && state_ != State::kHandshake)) {
+    return;
+  }
+  auto* stream = reinterpret_cast<uv_stream_t*>(&socket_->tcp);
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  int n = uv_try_write(stream, &buf, 1);
+  if (n < 0 && n != UV_EAGAIN) {
+    Disconnect(std::string("write: ") + uv_strerror(n));
+    AfterBatch();
+    return;
+  }
+  size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+  if (written == out_.size()) {
+    out_.clear();
+    return;
+  }
+  struct WriteReq {
+    uv_write_t req;
+    std::string data;
+    Socket* socket;
+  };
+  auto* req = new WriteReq;
+  req->data = out_.substr(written);
+  req->socket = socket_;
+  req->req.data = req;
+  out_.clear();
+  is_write_in_flight_ = true;
+  uv_buf_t rest = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
+  int rc = uv_write(&req->req, stream, &rest, 1, [](uv_write_t* r, int status) {
+    auto* w = static_cast<WriteReq*>(r->data);
+    NatsWireBackend* self = w->socket->backend;
+    delete w;
+    if (self == nullptr) return;  // an old socket
+    self->is_write_in_flight_ = false;
+    if (status != 0) {
+      self->Disconnect(std::string("write: ") + uv_strerror(status));
+      self->AfterBatch();
+      return;
+    }
+    self->FlushOutput();
+  });
+  if (rc != 0) {
+    delete req;
+    is_write_in_flight_ = false;
+    Disconnect(std::string("write: ") + uv_strerror(rc));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input
+
+void NatsWireBackend::OnReadable(const char*, size_t) {
+  std::string error;
+  while (socket_ != nullptr && in_pos_ < in_.size()) {
+    kvmap::NatsOp op;
+    size_t consumed = 0;
+    std::string_view data(in_.data() + in_pos_, in_.size() - in_pos_);
+    kvmap::NatsParseStatus st = kvmap::ParseNatsOp(data, &op, &consumed, &error);
+    if (st == kvmap::NatsParseStatus::kNeedMore) break;
+    if (st == kvmap::NatsParseStatus::kError) {
+      Disconnect("protocol error from server: " + error);
+      break;
+    }
+    HandleOp(op);
+    in_pos_ += consumed;
+  }
+  if (socket_ != nullptr) {
+    if (in_pos_ == in_.size()) {
+      in_.clear();
+      in_pos_ = 0;
+    } else if (in_pos_ > 0) {
+      in_.erase(0, in_pos_);
+      in_pos_ = 0;
+    }
+  }
+  AfterBatch();
+}
+
+void NatsWireBackend::HandleOp(const kvmap::NatsOp& op) {
+  switch (op.type) {
+    case kvmap::NatsOpType::kMsg:
+      CompleteMessage(op);
+      break;
+    case kvmap::NatsOpType::kPing:
+      out_.append("PONG\r\n");
+      break;
+    case kvmap::NatsOpType::kPong:
+      if (state_ == State::kHandshake) {
+        state_ = State::kConnected;
+        backoff_ms_ = 0;
+        ++connects_;
+        next_ping_ms_ = static_cast<int64_t>(uv_now(loop_)) + options_.ping_interval_ms;
+        std::fprintf(stderr, "nats: connected to %s\n", current_url_.c_str());
+        // Buckets are checked again on their next use: the server may have lost its store.
+        ready_buckets_.clear();
+      } else if (pings_outstanding_ > 0) {
+        --pings_outstanding_;
+      }
+      break;
+    case kvmap::NatsOpType::kInfo:
+      if (state_ == State::kHandshake && !is_connect_sent_) {
+        is_connect_sent_ = true;
+        int64_t max_payload = kvmap::InfoMaxPayload(op.text);
+        if (max_payload > 0) max_payload_ = max_payload;
+        const ServerUrl& url = urls_[(next_url_ + urls_.size() - 1) % urls_.size()];
+        kvmap::NatsConnectOptions connect;
+        connect.name = options_.client_name;
+        connect.user = url.user;
+        connect.pass = url.pass;
+        connect.token = url.token;
+        kvmap::AppendConnect(&out_, connect);
+        kvmap::AppendSub(&out_, inbox_prefix_ + "*", 1);
+        out_.append("PING\r\n");
+        FlushOutput();
+      }
+      break;
+    case kvmap::NatsOpType::kErr: {
+      std::string text(op.text);
+      std::fprintf(stderr, "nats: server error: %s\n", text.c_str());
+      // Most -ERR are followed by the server closing the connection; authorization errors
+      // during the handshake are final for this attempt.
+      if (state_ == State::kHandshake) Disconnect("server refused the connection: " + text);
+      break;
+    }
+    case kvmap::NatsOpType::kOk:
+      break;
+  }
+}
+
+void NatsWireBackend::CompleteMessage(const kvmap::NatsOp& op) {
+  std::string_view subject = op.subject;
+  if (subject.size() <= inbox_prefix_.size() ||
+      subject.substr(0, inbox_prefix_.size()) != inbox_prefix_) {
+    return;
+  }
+  uint64_t token = 0;
+  std::string_view tail = subject.substr(inbox_prefix_.size());
+  if (std::from_chars(tail.data(), tail.data() + tail.size(), token).ec != std::errc()) return;
+  auto it = pending_.find(token);
+  if (it == pending_.end()) return;  // answered after it timed out
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+
+  std::string_view description;
+  int status = op.headers.empty() ? 0 : kvmap::HeaderStatus(op.headers, &description);
+  if (status == 503) {
+    // No responders: the bucket's stream is missing. Check buckets again on their next use.
+    ready_buckets_.clear();
+  }
+  switch (p.kind) {
+    case OpKind::kApi:
+      p.api_cb(status == 503 ? KvStatus::kUnavailable : KvStatus::kOk, status, op.payload);
+      return;
+    case OpKind::kWrite: {
+      kvmap::WriteResult r;
+      if (status == 503) {
+        r.status = KvStatus::kInternal;
+        r.detail = "bucket stream not available";
+      } else {
+        r = kvmap::ParsePubAck(op.payload);
+      }
+      p.write_cb(std::move(r));
+      return;
+    }
+    case OpKind::kGet: {
+      kvmap::GetResult r;
+      if (status != 0) {
+        r.status = status == 404 ? KvStatus::kNotFound : KvStatus::kInternal;
+        r.detail = status == 503 ? "bucket stream not available" : std::string(description);
+        p.get_cb(std::move(r));
+        return;
+      }
+      kvmap::Entry& e = r.entry;
+      bool has_sequence = false;
+      kvmap::ForEachHeader(op.headers, [&](std::string_view name, std::string_view value) {
+        if (name == "Nats-Sequence") {
+          has_sequence =
+              std::from_chars(value.data(), value.data() + value.size(), e.revision).ec ==
+              std::errc();
+        } else if (name == "Nats-Time-Stamp") {
+          e.timestamp_ns = kvmap::ParseNatsTimestamp(value).value_or(0);
+        } else if (name == "Nats-Subject") {
+          size_t first = value.find('.');
+          size_t second = first == std::string_view::npos ? first : value.find('.', first + 1);
+          if (second != std::string_view::npos) e.key = std::string(value.substr(second + 1));
+        } else if (name == kvmap::kHdrKvOperation) {
+          if (value == "DEL") e.op = kvmap::EntryOp::kDelete;
+          if (value == "PURGE") e.op = kvmap::EntryOp::kPurge;
+        } else if (kvmap::IsWritableHeader(name)) {
+          e.headers.emplace_back(std::string(name), std::string(value));
+        }
+      });
+      if (!has_sequence) {
+        r.status = KvStatus::kInternal;
+        r.detail = "direct get answer without Nats-Sequence";
+      } else {
+        r.status = KvStatus::kOk;
+        e.value.assign(op.payload.data(), op.payload.size());
+      }
+      p.get_cb(std::move(r));
+      return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+uint64_t NatsWireBackend::Register(Pending pending) {
+  uint64_t token = next_token_++;
+  pending_.emplace(token, std::move(pending));
+  deadlines_.emplace_back(static_cast<int64_t>(uv_now(loop_)) + options_.op_timeout_ms, token);
+  ++ops_sent_;
+  return token;
+}
+
+void NatsWireBackend::AppendReplySubject(uint64_t token) {
+  out_.append(inbox_prefix_);
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), token);
+  out_.append(buf, static_cast<size_t>(end - buf));
+}
+
+void NatsWireBackend::PostFailure(Pending p, KvStatus status, const std::string& detail) {
+  executor_->Post([p = std::move(p), status, detail]() mutable {
+    switch (p.kind) {
+      case OpKind::kGet: {
+        kvmap::GetResult r;
+        r.status = status;
+        r.detail = detail;
+        p.get_cb(std::move(r));
+        break;
+      }
+      case OpKind::kWrite: {
+        kvmap::WriteResult r;
+        r.status = status;
+        r.detail = detail;
+        p.write_cb(std::move(r));
+        break;
+      }
+      case OpKind::kApi:
+        p.api_cb(status, 0, {});
+        break;
+    }
+  });
+}
+
+void NatsWireBackend::FailPending(Pending& p, KvStatus write_status, KvStatus read_status,
+                                  const std::string& detail) {
+  switch (p.kind) {
+    case OpKind::kGet: {
+      kvmap::GetResult r;
+      r.status = read_status;
+      r.detail = detail;
+      p.get_cb(std::move(r));
+      break;
+    }
+    case OpKind::kWrite: {
+      kvmap::WriteResult r;
+      r.status = write_status;
+      r.detail = detail;
+      p.write_cb(std::move(r));
+      break;
+    }
+    case OpKind::kApi:
+      p.api_cb(read_status, 0, {});
+      break;
+  }
+}
+
+void NatsWireBackend::FailAllPending(KvStatus write_status, KvStatus read_status,
+                                     const std::string& detail) {
+  // Callbacks may issue new operations (which fail fast while disconnected), so take the table.
+  std::unordered_map<uint64_t, Pending> failed;
+  failed.swap(pending_);
+  deadlines_.clear();
+  ops_failed_on_disconnect_ += failed.size();
+  for (auto& [token, p] : failed) FailPending(p, write_status, read_status, detail);
+}
+
+void NatsWireBackend::Get(std::string_view bucket, std::string_view key,
+                          kvmap::GetCallback cb) {
+  Pending p{OpKind::kGet, std::move(cb), nullptr, nullptr};
+  if (key.size() > max_key_length()) {
+    PostFailure(std::move(p), KvStatus::kInvalidKey, "key too long");
+    return;
+  }
+  if (state_ != State::kConnected) {
+    PostFailure(std::move(p), KvStatus::kUnavailable, "not connected to NATS");
+    return;
+  }
+  uint64_t token = Register(std::move(p));
+  // PUB $JS.API.DIRECT.GET.KV_<b>.$KV.<b>.<key> <inbox><token> 0
+  out_.append("PUB $JS.API.DIRECT.GET.KV_").append(bucket).append(".$KV.").append(bucket);
+  out_.push_back('.');
+  out_.append(key).push_back(' ');
+  AppendReplySubject(token);
+  out_.append(" 0\r\n\r\n");
+  if (out_.size() >= kFlushThreshold) FlushOutput();
+}
+
+void NatsWireBackend::Write(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) {
+  Pending p{OpKind::kWrite, nullptr, std::move(cb), nullptr};
+  if (request.key.size() > max_key_length()) {
+    PostFailure(std::move(p), KvStatus::kInvalidKey, "key too long");
+    return;
+  }
+  if (state_ != State::kConnected) {
+    PostFailure(std::move(p), KvStatus::kUnavailable, "not connected to NATS");
+    return;
+  }
+  kvmap::Headers headers;
+  headers.reserve(request.headers.size() + 4);
+  for (const kvmap::Header& h : request.headers) {
+    if (kvmap::IsWritableHeader(h.first) && h.first != kvmap::kHdrKvOperation) {
+      headers.push_back(h);
+    }
+  }
+  const bool is_marker = request.op != kvmap::EntryOp::kPut;
+  if (request.op == kvmap::EntryOp::kDelete) {
+    headers.emplace_back("KV-Operation", "DEL");
+  } else if (request.op == kvmap::EntryOp::kPurge) {
+    headers.emplace_back("KV-Operation", "PURGE");
+    headers.emplace_back("Nats-Rollup", "sub");
+  }
+  if (request.expected_revision) {
+    headers.emplace_back("Nats-Expected-Last-Subject-Sequence",
+                         std::to_string(*request.expected_revision));
+  }
+  if (!request.msg_id.empty()) headers.emplace_back("Nats-Msg-Id", request.msg_id);
+  std::string_view payload = is_marker ? std::string_view() : request.value;
+  size_t size = payload.size() + (headers.empty() ? 0 : kvmap::HeaderBlockSize(headers));
+  if (static_cast<int64_t>(size) > max_payload_) {
+    PostFailure(std::move(p), KvStatus::kTooLarge, "message exceeds the server's max_payload");
+    return;
+  }
+  uint64_t token = Register(std::move(p));
+  std::string reply = inbox_prefix_;
+  reply += std::to_string(token);
+  std::string subject = "$KV.";
+  subject.append(request.bucket).push_back('.');
+  subject.append(request.key);
+  if (headers.empty()) {
+    kvmap::AppendPub(&out_, subject, reply, payload);
+  } else {
+    kvmap::AppendHpub(&out_, subject, reply, headers, payload);
+  }
+  if (out_.size() >= kFlushThreshold) FlushOutput();
+}
+
+void NatsWireBackend::ApiRequest(const std::string& subject, const std::string& body,
+                                 ApiCallback cb) {
+  Pending p{OpKind::kApi, nullptr, nullptr, std::move(cb)};
+  if (state_ != State::kConnected) {
+    PostFailure(std::move(p), KvStatus::kUnavailable, "not connected to NATS");
+    return;
+  }
+  uint64_t token = Register(std::move(p));
+  std::string reply = inbox_prefix_ + std::to_string(token);
+  kvmap::AppendPub(&out_, subject, reply, body);
+  FlushOutput();
+}
+
+bool NatsWireBackend::IsBucketReady(const std::string& bucket) const {
+  return is_connected() && ready_buckets_.count(bucket) != 0;
+}
+
+void NatsWireBackend::EnsureBucket(const std::string& bucket, kvmap::BucketCallback cb) {
+  if (!kvmap::IsValidBucketName(bucket) ||
+      bucket.size() > kvmap::NatsKvBackend::kMaxBucketNameLength) {
+    executor_->Post([cb = std::move(cb), bucket] {
+      cb(KvStatus::kInvalidKey, "invalid bucket name '" + bucket + "'");
+    });
+    return;
+  }
+  if (IsBucketReady(bucket)) {
+    executor_->Post([cb = std::move(cb)] { cb(KvStatus::kOk, {}); });
+    return;
+  }
+  if (state_ != State::kConnected) {
+    executor_->Post([cb = std::move(cb)] { cb(KvStatus::kUnavailable, "not connected to NATS"); });
+    return;
+  }
+  auto& waiters = ensuring_[bucket];
+  waiters.push_back(std::move(cb));
+  if (waiters.size() == 1) RunEnsure(bucket);
+}
+
+void NatsWireBackend::RunEnsure(const std::string& bucket) {
+  ApiRequest("$JS.API.STREAM.INFO.KV_" + bucket, "",
+             [this, bucket](KvStatus st, int status, std::string_view payload) {
+               if (st != KvStatus::kOk) {
+                 FinishEnsure(bucket, st, status == 503 ? "JetStream is not enabled on the NATS "
+                                                          "server"
+                                                        : "stream info failed");
+                 return;
+               }
+               auto err = kvmap::ParseJsApiError(payload);
+               if (!err) {
+                 FinishEnsure(bucket, KvStatus::kOk, {});
+                 return;
+               }
+               if (err->err_code != kvmap::kJsErrStreamNotFound) {
+                 FinishEnsure(bucket, KvStatus::kInternal, "stream info: " + err->description);
+                 return;
+               }
+               kvmap::BucketConfig config;
+               config.name = bucket;
+               config.replicas = options_.replicas;
+               ApiRequest("$JS.API.STREAM.CREATE.KV_" + bucket, kvmap::BuildKvStreamConfig(config),
+                          [this, bucket](KvStatus st2, int, std::string_view answer) {
+                            if (st2 != KvStatus::kOk) {
+                              FinishEnsure(bucket, st2, "create bucket failed");
+                              return;
+                            }
+                            if (auto e = kvmap::ParseJsApiError(answer)) {
+                              FinishEnsure(bucket, KvStatus::kInternal,
+                                           "create bucket: " + e->description);
+                              return;
+                            }
+                            std::fprintf(stderr,
+                                         "nats: created bucket %s (stream KV_%s, replicas %d)\n",
+                                         bucket.c_str(), bucket.c_str(), options_.replicas);
+                            FinishEnsure(bucket, KvStatus::kOk, {});
+                          });
+             });
+}
+
+void NatsWireBackend::FinishEnsure(const std::string& bucket, KvStatus status,
+                                   const std::string& detail) {
+  if (status == KvStatus::kOk) ready_buckets_.insert(bucket);
+  auto it = ensuring_.find(bucket);
+  if (it == ensuring_.end()) return;
+  std::vector<kvmap::BucketCallback> cbs = std::move(it->second);
+  ensuring_.erase(it);
+  for (auto& cb : cbs) cb(status, detail);
+}
+
+}  // namespace gateway

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// NatsWireBackend is the default KvBackend: it speaks the NATS client protocol itself, on the
+// gateway's libuv loop, so an answer from NATS reaches the command that waits for it without
+// crossing a thread. nats.c delivers every message on its own threads, and on this 2-core
+// machine the three hand-offs per reply that this forces (nats.c reader, delivery thread, loop
+// mailbox) cost more than the NATS round trip itself (docs/design.md, "Why a loop-native NATS
+// client"). NatsKvBackend (kvmap/, over nats.c) stays available with --nats-client natsc.
+//
+// The operations are the same as NatsKvBackend's: direct gets and PubAck'd publishes whose
+// replies arrive on one wildcard inbox subscription, matched to a pending table by token.
+// Publishes made during one loop iteration leave in one write, when the loop has finished
+// polling (a uv_check handle), so a pipeline costs one syscall, not one per command.
+//
+// Failure rules (DESIGN.md decision 2): there is exactly one socket at a time and no buffering
+// across connections. When the socket fails, every pending operation fails at once (writes
+// with kOutcomeUnknown, reads with kUnavailable), unsent output is dropped with the socket,
+// and a new connection is made with backoff. While disconnected, operations fail immediately
+// with kUnavailable and are never sent later.
+//
+// Thread: the loop thread only. Callbacks run on the loop thread: answers from the read
+// callback, failures detected inside a call through the Executor (never inline).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kvmap/kv_backend.h"
+#include "kvmap/nats_kv_backend.h"  // NatsBackendStats
+#include "kvmap/nats_protocol.h"
+
+namespace gateway {
+
+struct NatsWireOptions {
+  std::vector<std::string> servers;  // nats://[user:pass@]host:port
+  int64_t op_timeout_ms = 2000;
+  int64_t connect_timeout_ms = 2000;
+  int64_t ping_interval_ms = 5000;   // keepalive; two unanswered PINGs drop the connection
+  int replicas = 1;
+  std::string client_name = "redis-nats-gateway";
+};
+
+class NatsWireBackend : public kvmap::KvBackend {
+ public:
+  NatsWireBackend(uv_loop_t* loop, kvmap::Executor* executor, NatsWireOptions options);
+  ~NatsWireBackend() override;
+  NatsWireBackend(const NatsWireBackend&) = delete;
+  NatsWireBackend& operator=(const NatsWireBackend&) = delete;
+
+  // Starts connecting. Loop thread, once.
+  void Start();
+  // Closes the connection and the timers; pending operations fail. The loop can then exit.
+  void Stop();
+  // Runs after each batch of completions (the server flushes the sessions that got replies).
+  void set_after_batch(std::function<void()> hook) { after_batch_ = std::move(hook); }
+
+  void Get(std::string_view bucket, std::string_view key, kvmap::GetCallback cb) override;
+  void Write(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) override;
+  void EnsureBucket(const std::string& bucket, kvmap::BucketCallback cb) override;
+  bool IsBucketReady(const std::string& bucket) const override;
+  bool is_connected() const override { return state_ == State::kConnected; }
+  size_t max_key_length() const override { return kvmap::NatsKvBackend::kMaxKeyLength; }
+
+  kvmap::NatsBackendStats stats() const;
+  std::string connected_url() const { return is_connected() ? current_url_ : std::string(); }
+
+ private:
+  enum class State : uint8_t { kIdle, kConnecting, kHandshake, kConnected, kStopped };
+  enum class OpKind : uint8_t { kGet, kWrite, kApi };
+  using ApiCallback = std::function<void(kvmap::KvStatus, int status, std::string_view payload)>;
+  struct Pending {
+    OpKind kind;
+    kvmap::GetCallback get_cb;
+    kvmap::WriteCallback write_cb;
+    ApiCallback api_cb;
+  };
+  struct Socket;  // one TCP connection attempt (its handle is freed in its close callback)
+  struct ServerUrl {
+    std::string host;
+    int port = 4222;
+    std::string user, pass, token;
+    std::string display;
+  };
+
+  // Connection life cycle.
+  void Connect();
+  void OnTcpConnected(int status);
+  void OnReadable(const char* data, size_t n);
+  void Disconnect(const std::string& reason);
+  void ScheduleReconnect();
+  void OnTimer();
+  // Output.
+  void FlushOutput();
+  static void OnCheck(uv_check_t* handle);
+  // Input.
+  void HandleOp(const kvmap::NatsOp& op);
+  void CompleteMessage(const kvmap::NatsOp& op);
+  // Pending operations.
+  uint64_t Register(Pending pending);
+  void AppendReplySubject(uint64_t token);
+  void FailAllPending(kvmap::KvStatus write_status, kvmap::KvStatus read_status,
+                      const std::string& detail);
+  void FailPending(Pending& p, kvmap::KvStatus write_status, kvmap::KvStatus read_status,
+                   const std::string& detail);
+  void PostFailure(Pending p, kvmap::KvStatus status, const std::string& detail);
+  void ApiRequest(const std::string& subject, const std::string& body, ApiCallback cb);
+  void RunEnsure(const std::string& bucket);
+  void FinishEnsure(const std::string& bucket, kvmap::KvStatus status, const std::string& detail);
+  void AfterBatch() {
+    if (after_batch_) after_batch_();
+  }
+
+  uv_loop_t* loop_;
+  kvmap::Executor* executor_;
+  NatsWireOptions options_;
+  std::vector<ServerUrl> urls_;
+  size_t next_url_ = 0;
+  State state_ = State::kIdle;
+  Socket* socket_ = nullptr;
+  std::string current_url_;
+  int64_t max_payload_ = 1024 * 1024;
+
+  uv_timer_t timer_;
+  uv_check_t check_;
+  bool are_handles_open_ = false;
+  int64_t connect_deadline_ms_ = 0;
+  int64_t next_connect_ms_ = 0;
+  int64_t backoff_ms_ = 0;
+  int64_t next_ping_ms_ = 0;
+  int pings_outstanding_ = 0;
+  bool is_connect_sent_ = false;
+
+  std::string out_;                  // not yet handed to libuv
+  bool is_write_in_flight_ = false;  // a uv_write is pending; new output waits in out_
+  std::string in_;
+  size_t in_pos_ = 0;
+
+  std::string inbox_prefix_;  // "_INBOX.<random>." ; replies arrive on <prefix><token>
+  uint64_t next_token_ = 1;
+  std::unordered_map<uint64_t, Pending> pending_;
+  std::deque<std::pair<int64_t, uint64_t>> deadlines_;  // in issue order = deadline order
+
+  std::set<std::string> ready_buckets_;
+  std::map<std::string, std::vector<kvmap::BucketCallback>> ensuring_;
+
+  std::function<void()> after_batch_;
+  uint64_t ops_sent_ = 0, ops_timed_out_ = 0, ops_failed_on_disconnect_ = 0, connects_ = 0,
+           disconnects_ = 0;
+};
+
+}  // namespace gateway
