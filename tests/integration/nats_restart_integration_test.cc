@@ -76,8 +76,16 @@ struct WriterStats {
   }
 };
 
-class NatsRestart : public GatewayFixture {
+// Runs against both NATS clients: the loop-native default and nats.c (--nats-client natsc).
+class NatsRestart : public GatewayFixture, public ::testing::WithParamInterface<std::string> {
  protected:
+  std::vector<std::string> GatewayArgs() const override {
+    std::vector<std::string> args = GatewayFixture::GatewayArgs();
+    args.push_back("--nats-client");
+    args.push_back(GetParam());
+    return args;
+  }
+
   // One SET at a time on keys "a:<n>"; every reply must come within kMaxReplyMs.
   void SyncWriter(Ledger* ledger, WriterStats* stats) {
     RedisPtr c = Connect(gateway_.port(), 10000);
@@ -159,7 +167,7 @@ class NatsRestart : public GatewayFixture {
   std::atomic<bool> stop_{false};
 };
 
-TEST_F(NatsRestart, KillAndRestartUnderLoadLosesNoAcknowledgedWrite) {
+TEST_P(NatsRestart, KillAndRestartUnderLoadLosesNoAcknowledgedWrite) {
   Ledger ledger;
   WriterStats sync_stats, pipe_stats;
   std::thread sync_writer([&] { SyncWriter(&ledger, &sync_stats); });
@@ -256,7 +264,7 @@ TEST_F(NatsRestart, KillAndRestartUnderLoadLosesNoAcknowledgedWrite) {
   check("1.5 s later");
 }
 
-TEST_F(NatsRestart, CommandsFailFastWhileNatsIsDown) {
+TEST_P(NatsRestart, CommandsFailFastWhileNatsIsDown) {
   RedisPtr c = Connect(gateway_.port());
   ASSERT_TRUE(c);
   ASSERT_EQ(Run(c.get(), {"SET", "k", "before"}), "+OK");
@@ -285,4 +293,9 @@ TEST_F(NatsRestart, CommandsFailFastWhileNatsIsDown) {
 }
 
 }  // namespace
+INSTANTIATE_TEST_SUITE_P(Clients, NatsRestart, ::testing::Values("wire", "natsc"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
 }  // namespace integration
