@@ -21,6 +21,7 @@
 #   KEYSPACE [100000]  random keys (-r); 0 uses redis-benchmark's single fixed key
 #   TESTS [set,get]    redis-benchmark -t list
 #   GATEWAY_BIN        use this gateway binary instead of building build/release
+#   GATEWAY_ARGS       extra gateway flags (e.g. "--nats-client natsc")
 #   KEEP_TMP=1         keep the temp dir (logs, raw CSV) after the run
 set -euo pipefail
 
@@ -133,7 +134,7 @@ NATS_URL="$(sed -E 's/.*"nats":\["([^"]+)".*/\1/' "$NATS_PORTS")"
 # the gateway, against that nats-server.
 GW_PORT_FILE="$TMP/gateway.port"
 "$GATEWAY_BIN" --bind "$HOST" --port 0 --port-file "$GW_PORT_FILE" --nats "$NATS_URL" \
-  --data-dir "$TMP/gateway" --bucket e2e >"$TMP/gateway.log" 2>&1 &
+  --data-dir "$TMP/gateway" --bucket e2e ${GATEWAY_ARGS:-} >"$TMP/gateway.log" 2>&1 &
 PIDS+=($!)
 wait_until 20 gateway "${PIDS[-1]}" test -s "$GW_PORT_FILE"
 GW_PORT="$(head -n 1 "$GW_PORT_FILE" | tr -d '[:space:]')"
@@ -160,6 +161,7 @@ cat <<EOF
 - redis-server: $("$REDIS_SERVER_BIN" --version 2>&1 | head -n 1)
 - redis-benchmark: $(redis-benchmark --version 2>&1 | head -n 1)
 - gateway: $GATEWAY_BIN (commit $commit)
+- gateway args: ${GATEWAY_ARGS:-<none>}
 - parameters: N=$N CLIENTS=$CLIENTS N_SINGLE=$N_SINGLE ROUNDS=$ROUNDS
 - values: DATA_SIZE=$DATA_SIZE KEYSPACE=$KEYSPACE TESTS=$TESTS
 
