@@ -95,7 +95,7 @@ void NatsWireBackend::Start() {
 
 void NatsWireBackend::Stop() {
   if (state_ == State::kStopped) return;
-  if (state_ != State::kIdle) Disconnect("gateway stopping");
+  if (state_ != State::kIdle) Disconnect("gateway stopping", /*is_stopping=*/true);
   state_ = State::kStopped;
   if (are_handles_open_) {
     uv_timer_stop(&timer_);
@@ -188,7 +188,7 @@ void NatsWireBackend::OnTcpConnected(int status) {
       });
 }
 
-void NatsWireBackend::Disconnect(const std::string& reason) {
+void NatsWireBackend::Disconnect(const std::string& reason, bool is_stopping) {
   if (state_ == State::kStopped || state_ == State::kIdle) return;
   bool was_connected = state_ == State::kConnected;
   if (socket_ != nullptr) {
@@ -202,7 +202,9 @@ void NatsWireBackend::Disconnect(const std::string& reason) {
   in_pos_ = 0;
   pings_outstanding_ = 0;
   state_ = State::kIdle;
-  if (was_connected) {
+  if (was_connected && is_stopping) {
+    std::fprintf(stderr, "nats: connection closed (%s)\n", reason.c_str());
+  } else if (was_connected) {
     ++disconnects_;
     std::fprintf(stderr, "nats: connection lost (%s); failing pending operations\n",
                  reason.c_str());

@@ -95,7 +95,7 @@ class NatsWireBackend : public kvmap::KvBackend {
   void Connect();
   void OnTcpConnected(int status);
   void OnReadable(const char* data, size_t n);
-  void Disconnect(const std::string& reason);
+  void Disconnect(const std::string& reason, bool is_stopping = false);
   void ScheduleReconnect();
   void OnTimer();
   // Output.
