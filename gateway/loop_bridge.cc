@@ -47,4 +47,24 @@ void LoopExecutor::Drain() {
   if (after_batch_) after_batch_();
 }
 
+void RunAfterOnLoop(uv_loop_t* loop, int64_t delay_ms, std::function<void()> fn) {
+  struct OneShot {
+    uv_timer_t timer;
+    std::function<void()> fn;
+  };
+  auto* shot = new OneShot{{}, std::move(fn)};
+  uv_timer_init(loop, &shot->timer);
+  shot->timer.data = shot;
+  uv_timer_start(
+      &shot->timer,
+      [](uv_timer_t* t) {
+        auto* s = static_cast<OneShot*>(t->data);
+        std::function<void()> f = std::move(s->fn);
+        uv_close(reinterpret_cast<uv_handle_t*>(t),
+                 [](uv_handle_t* h) { delete static_cast<OneShot*>(h->data); });
+        f();
+      },
+      static_cast<uint64_t>(delay_ms < 0 ? 0 : delay_ms), 0);
+}
+
 }  // namespace gateway

@@ -41,4 +41,8 @@ class LoopExecutor : public kvmap::Executor {
   bool is_closed_ = false;
 };
 
+// Runs fn on the loop after delay_ms, with a one-shot uv_timer freed after it fires. Loop
+// thread.
+void RunAfterOnLoop(uv_loop_t* loop, int64_t delay_ms, std::function<void()> fn);
+
 }  // namespace gateway

@@ -134,6 +134,12 @@ int main(int argc, char** argv) {
 
   gateway::ServerContext context(&config, backend.get());
   context.set_defer_flushes(true);
+  context.set_timer([loop, &context](int64_t delay_ms, std::function<void()> fn) {
+    gateway::RunAfterOnLoop(loop, delay_ms, [&context, fn = std::move(fn)] {
+      fn();
+      context.FlushScheduled();
+    });
+  });
   context.backend_info().fields = [wire, natsc] {
     kvmap::NatsBackendStats s = wire != nullptr ? wire->stats() : natsc->stats();
     bool connected = wire != nullptr ? wire->is_connected() : natsc->is_connected();

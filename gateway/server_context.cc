@@ -55,6 +55,25 @@ std::string ServerContext::NewMsgId() {
   return id;
 }
 
+void ServerContext::RunAfter(int64_t delay_ms, std::function<void()> fn) {
+  if (timer_) {
+    timer_(delay_ms, std::move(fn));
+  } else {
+    waiting_timers_.push_back(std::move(fn));
+  }
+}
+
+size_t ServerContext::RunTimers() {
+  size_t ran = 0;
+  while (!waiting_timers_.empty()) {
+    std::vector<std::function<void()>> now;
+    now.swap(waiting_timers_);
+    for (auto& fn : now) fn();
+    ran += now.size();
+  }
+  return ran;
+}
+
 void ServerContext::AddSession(Session* session) { sessions_[session->id()] = session; }
 
 void ServerContext::RemoveSession(Session* session) { sessions_.erase(session->id()); }

@@ -76,6 +76,14 @@ class ServerContext {
   // A fresh Nats-Msg-Id, unique across gateways and restarts.
   std::string NewMsgId();
 
+  // Runs fn on the loop after `delay_ms`. The server installs a libuv timer implementation;
+  // without one (unit tests) calls wait in a list until RunTimers().
+  using TimerFn = std::function<void(int64_t delay_ms, std::function<void()> fn)>;
+  void set_timer(TimerFn timer) { timer_ = std::move(timer); }
+  void RunAfter(int64_t delay_ms, std::function<void()> fn);
+  // Tests: runs every waiting timer callback (ignoring delays); returns how many ran.
+  size_t RunTimers();
+
   // Client registry.
   uint64_t NextClientId() { return next_client_id_++; }
   void AddSession(Session* session);
@@ -112,6 +120,8 @@ class ServerContext {
   std::string run_id_;
   std::chrono::steady_clock::time_point started_at_;
   BackendInfo backend_info_;
+  TimerFn timer_;
+  std::vector<std::function<void()>> waiting_timers_;
 };
 
 }  // namespace gateway

@@ -94,7 +94,7 @@ void FakeKvBackend::Write(const WriteRequest& request, WriteCallback cb) {
     return;
   }
   if (mode_ == Mode::kImmediate) {
-    PostWrite(std::move(cb), ApplyWrite(request));
+    PostWrite(std::move(cb), ApplyWriteAndAck(request));
     return;
   }
   PendingWrite pending;
@@ -117,7 +117,7 @@ bool FakeKvBackend::CompleteAt(size_t index) {
     PostGet(std::move(get->cb), ApplyGet(get->bucket, get->key));
   } else {
     auto& write = std::get<PendingWrite>(op);
-    PostWrite(std::move(write.cb), ApplyWrite(write.View()));
+    PostWrite(std::move(write.cb), ApplyWriteAndAck(write.View()));
   }
   return true;
 }
@@ -190,6 +190,15 @@ GetResult FakeKvBackend::ApplyGet(std::string_view bucket, std::string_view key)
   GetResult result;
   result.status = KvStatus::kOk;
   result.entry = *entry;
+  return result;
+}
+
+WriteResult FakeKvBackend::ApplyWriteAndAck(const WriteRequest& request) {
+  WriteResult result = ApplyWrite(request);
+  if (acks_to_lose_ > 0) {
+    --acks_to_lose_;
+    return WriteFailure(KvStatus::kOutcomeUnknown, "acknowledgement lost (test)");
+  }
   return result;
 }
 

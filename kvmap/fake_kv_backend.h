@@ -79,6 +79,9 @@ class FakeKvBackend : public KvBackend {
   void set_clock(std::function<int64_t()> now_ns) { clock_ = std::move(now_ns); }
   // Forgets every remembered msg id, as if the duplicate window had passed.
   void ForgetMsgIds() { msg_ids_.clear(); }
+  // The next `n` writes are applied (or de-duplicated) as usual, but report kOutcomeUnknown, as
+  // when the acknowledgement is lost on the way back.
+  void LoseNextAcks(int n) { acks_to_lose_ = n; }
   // Number of Get and Write calls received (for asserting that a parse error sent nothing).
   size_t get_calls() const { return get_calls_; }
   size_t write_calls() const { return write_calls_; }
@@ -117,6 +120,9 @@ class FakeKvBackend : public KvBackend {
   bool is_connected_ = true;
   size_t max_key_length_ = 4000;
   size_t max_payload_ = 1024 * 1024;
+  int acks_to_lose_ = 0;
+  // ApplyWrite, then turns the result into kOutcomeUnknown while acks are being lost.
+  WriteResult ApplyWriteAndAck(const WriteRequest& request);
   std::function<int64_t()> clock_;  // Unix ns for Entry::timestamp_ns; system clock if empty
   uint64_t sequence_ = 0;
   size_t get_calls_ = 0;

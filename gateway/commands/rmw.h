@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// ReadModifyWrite: the optimistic read-modify-write every RMW command uses (DESIGN.md
+// decisions 2 and 7). It reads one key's last entry, asks the command what to write given the
+// live value, writes that with CAS on the revision it read, and starts over from the read when
+// another writer got in first.
+//
+// When a write's outcome is unknown (the acknowledgement was lost: the connection dropped or
+// the answer timed out), it resends the identical message (same Nats-Msg-Id, same expected
+// revision) once the backend is connected again. JetStream checks the msg id before the
+// expected sequence, so the resend either gets the original acknowledgement back (marked
+// duplicate: the first copy was applied) or is applied now (the first copy never landed), or
+// fails its CAS (the first copy never landed and someone else wrote: start over from the read).
+// A write is therefore applied at most once, and the command reports what really happened.
+// Resends stop after kResendWindowMs, well inside the 30 s de-duplication window of the buckets
+// the gateway creates; then the command answers "outcome unknown".
+//
+// Thread: the loop thread.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "kvmap/kv_backend.h"
+
+namespace gateway {
+
+class Call;
+
+struct RmwDecision {
+  enum class Kind : uint8_t {
+    kNoWrite,  // nothing to change; `done` runs at once
+    kPut,      // write `value` with `headers`
+    kDelete,   // write a delete marker
+    kError,    // reply `error` (WRONGTYPE, not an integer, ...) and stop
+  };
+  Kind kind = Kind::kNoWrite;
+  std::string value;
+  kvmap::Headers headers;
+  std::string error;
+};
+
+// `live` is the key's entry when it exists now (not absent, not a delete marker, not expired),
+// else nullptr. Called once per attempt; it must not reply.
+using RmwDecide = std::function<RmwDecision(Call& call, const kvmap::Entry* live)>;
+// Called once, after the decision took effect; writes the reply and finishes the call.
+using RmwDone = std::function<void(Call& call, const RmwDecision& decision)>;
+
+inline constexpr int kMaxCasAttempts = 64;
+inline constexpr int64_t kResendWindowMs = 15000;
+
+// Runs the read-modify-write of `encoded_key` in the call's bucket. Backend failures and kError
+// decisions are replied here; `done` is not called then.
+void ReadModifyWrite(Call& call, std::string encoded_key, RmwDecide decide, RmwDone done);
+
+// Headers that carry the entry's deadline over to its next version (INCR, APPEND, SETRANGE and
+// the like keep the TTL), or none when `live` has no deadline or is null.
+kvmap::Headers KeepTtlHeaders(const kvmap::Entry* live);
+
+}  // namespace gateway
