@@ -437,7 +437,7 @@ void NatsWireBackend::CompleteMessage(const kvmap::NatsOp& op) {
     case OpKind::kWrite: {
       kvmap::WriteResult r;
       if (status == 503) {
-        r.status = KvStatus::kInternal;
+        r.status = KvStatus::kNotFound;
         r.detail = "bucket stream not available";
       } else {
         r = kvmap::ParsePubAck(op.payload);
@@ -605,6 +605,9 @@ void NatsWireBackend::Write(const kvmap::WriteRequest& request, kvmap::WriteCall
   } else if (request.op == kvmap::EntryOp::kPurge) {
     headers.emplace_back("KV-Operation", "PURGE");
     headers.emplace_back("Nats-Rollup", "sub");
+  } else if (request.op == kvmap::EntryOp::kFlush) {
+    headers.emplace_back("KV-Operation", "PURGE");
+    headers.emplace_back("Nats-Rollup", "all");
   }
   if (request.expected_revision) {
     headers.emplace_back("Nats-Expected-Last-Subject-Sequence",

@@ -29,7 +29,9 @@ size_t HeaderBlockSize(const WriteRequest& request) {
   size_t size = 10 + 2;
   for (const Header& header : request.headers) size += line(header.first, header.second.size());
   if (request.op != EntryOp::kPut) size += line(kHdrKvOperation, 5);
-  if (request.op == EntryOp::kPurge) size += line("Nats-Rollup", 3);
+  if (request.op == EntryOp::kPurge || request.op == EntryOp::kFlush) {
+    size += line("Nats-Rollup", 3);
+  }
   if (!request.msg_id.empty()) size += line("Nats-Msg-Id", request.msg_id.size());
   if (request.expected_revision) size += line("Nats-Expected-Last-Subject-Sequence", 20);
   return size;
@@ -224,6 +226,8 @@ WriteResult FakeKvBackend::ApplyWrite(const WriteRequest& request) {
     return mismatch;
   }
 
+  // A flush (rollup of the whole stream) leaves its marker as the bucket's only entry.
+  if (request.op == EntryOp::kFlush) store_[std::string(request.bucket)].clear();
   Entry entry;
   entry.key = request.key;
   if (request.op == EntryOp::kPut) entry.value = request.value;

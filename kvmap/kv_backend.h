@@ -56,7 +56,13 @@ bool IsWritableHeader(std::string_view name);
 // Returns the value of `name` in `headers`, or nullopt.
 std::optional<std::string_view> FindHeader(const Headers& headers, std::string_view name);
 
-enum class EntryOp : uint8_t { kPut, kDelete, kPurge };
+// kPurge removes the key's history (KV-Operation: PURGE, Nats-Rollup: sub). kFlush empties the
+// whole bucket: a PURGE marker with Nats-Rollup: all, written on an internal key, which the
+// stream keeps as its only message (FLUSHDB; every follower and watcher sees it in order).
+enum class EntryOp : uint8_t { kPut, kDelete, kPurge, kFlush };
+
+// The internal key the flush marker is written on (never a Redis key: see key_codec.h).
+inline constexpr std::string_view kFlushKey = "=_flush";
 
 // One stored KV entry as read by a direct get.
 struct Entry {
@@ -92,6 +98,7 @@ struct WriteRequest {
 };
 
 struct WriteResult {
+  // kNotFound for a write: the bucket's stream does not exist (no responders).
   KvStatus status = KvStatus::kInternal;
   uint64_t revision = 0;          // stream sequence of the stored message (kOk)
   bool is_duplicate = false;      // the server matched msg_id to an earlier write

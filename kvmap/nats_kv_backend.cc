@@ -332,6 +332,9 @@ void NatsKvBackend::Write(const WriteRequest& request, WriteCallback cb) {
   } else if (s == NATS_OK && request.op == EntryOp::kPurge) {
     s = natsMsgHeader_Set(msg, "KV-Operation", "PURGE");
     if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Rollup", "sub");
+  } else if (s == NATS_OK && request.op == EntryOp::kFlush) {
+    s = natsMsgHeader_Set(msg, "KV-Operation", "PURGE");
+    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Rollup", "all");
   }
   if (s == NATS_OK && request.expected_revision.has_value()) {
     char rev[32];
@@ -388,7 +391,7 @@ void NatsKvBackend::OnReply(natsConnection* nc, natsSubscription* sub, natsMsg* 
   if (op.is_write) {
     WriteResult r;
     if (natsMsg_IsNoResponders(msg)) {
-      r.status = KvStatus::kInternal;
+      r.status = KvStatus::kNotFound;
       r.detail = "bucket stream not available";
     } else {
       const char* data = natsMsg_GetData(msg);
