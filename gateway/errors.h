@@ -54,5 +54,13 @@ std::string UnknownCommand(std::string_view name, const std::string_view* args, 
 std::string UnknownSubcommand(std::string_view container, std::string_view sub);
 // "ERR Unsupported option '<opt>' ..." for options a later release implements.
 std::string NotYetSupported(std::string_view command, std::string_view option);
+// "ERR invalid expire time in '<command>' command" (Redis 7.0 addReplyErrorExpireTime; the
+// command name as the client should see it, lower case: "set", "setex", "getex").
+inline std::string InvalidExpireTime(std::string_view command) {
+  std::string out = "ERR invalid expire time in '";
+  out += command;
+  out += "' command";
+  return out;
+}
 
 }  // namespace gateway::errors

@@ -18,6 +18,7 @@
 #include "gateway/server.h"
 #include "gateway/server_context.h"
 #include "kvmap/nats_kv_backend.h"
+#include "kvmap/string_ops.h"
 
 namespace {
 
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  kvmap::SetMaxBulkLen(config.proto_max_bulk_len);
   gateway::EmbeddedNats embedded;
   if (config.nats_urls.empty()) {
     std::string e = embedded.Start(config.nats_server_bin, config.data_dir, 15000);

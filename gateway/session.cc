@@ -117,6 +117,12 @@ Session::~Session() {
   server_->RemoveSession(this);
 }
 
+void Session::ApplyConfig() {
+  resp::ParserLimits limits = parser_.limits();
+  limits.max_bulk_len = static_cast<size_t>(server_->config().proto_max_bulk_len);
+  parser_.set_limits(limits);
+}
+
 void Session::set_authenticated(bool v) {
   is_authenticated_ = v;
   resp::ParserLimits limits = parser_.limits();

@@ -172,6 +172,8 @@ class Session {
   void set_protocol(resp::Protocol p) { protocol_ = p; }
   bool is_authenticated() const { return is_authenticated_; }
   void set_authenticated(bool v);
+  // Re-reads the configuration that shapes parsing (proto-max-bulk-len) after CONFIG SET.
+  void ApplyConfig();
   const std::string& name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }
   std::string lib_name, lib_ver;

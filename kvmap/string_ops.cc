@@ -40,9 +40,12 @@ bool IsKeyword(std::string_view arg, std::string_view keyword) {
 
 uint8_t ByteAt(std::string_view s, uint64_t i) { return static_cast<uint8_t>(s[i]); }
 
+int64_t g_max_bulk_len = kProtoMaxBulkLen;
+
 // Redis checkStringLength: size + append must not pass proto-max-bulk-len.
 bool FitsStringLimit(int64_t size, uint64_t append) {
-  return size <= kProtoMaxBulkLen && append <= static_cast<uint64_t>(kProtoMaxBulkLen - size);
+  const int64_t limit = g_max_bulk_len;
+  return size <= limit && append <= static_cast<uint64_t>(limit - size);
 }
 
 int64_t PopCount(std::string_view bytes) {
@@ -163,7 +166,10 @@ StrResult<uint64_t> ParseBitOffsetImpl(std::string_view arg, unsigned hash_bits)
   if (!parsed) return StrError::kBitOffset;
   int64_t offset = *parsed;
   if (use_hash) offset = static_cast<int64_t>(static_cast<uint64_t>(offset) * hash_bits);
-  if (offset < 0 || static_cast<uint64_t>(offset) > kMaxBitOffset) return StrError::kBitOffset;
+  // Redis: (offset >> 3) >= proto-max-bulk-len is out of range.
+  if (offset < 0 || (static_cast<uint64_t>(offset) >> 3) >= static_cast<uint64_t>(g_max_bulk_len)) {
+    return StrError::kBitOffset;
+  }
   return static_cast<uint64_t>(offset);
 }
 
@@ -727,7 +733,7 @@ StrResult<LcsOutcome> Lcs(std::string_view a, std::string_view b, const LcsOptio
   const auto alen = static_cast<uint32_t>(a.size());
   const auto blen = static_cast<uint32_t>(b.size());
   const uint64_t cells = (uint64_t{alen} + 1) * (uint64_t{blen} + 1);
-  if (cells * sizeof(uint32_t) > static_cast<uint64_t>(kProtoMaxBulkLen)) {
+  if (cells * sizeof(uint32_t) > static_cast<uint64_t>(g_max_bulk_len)) {
     return StrError::kLcsMemoryLimit;
   }
   // table[i][j] = LCS length of a[0..i) and b[0..j), row-major with blen + 1 columns. Like
@@ -794,5 +800,8 @@ StrResult<LcsOutcome> Lcs(std::string_view a, std::string_view b, const LcsOptio
   }
   return out;
 }
+
+int64_t MaxBulkLen() { return g_max_bulk_len; }
+void SetMaxBulkLen(int64_t bytes) { g_max_bulk_len = bytes; }
 
 }  // namespace kvmap

@@ -69,8 +69,15 @@ inline constexpr std::string_view kErrLcsWrongType =
 
 // Redis's default proto-max-bulk-len: the largest string value, in bytes.
 inline constexpr int64_t kProtoMaxBulkLen = 512LL * 1024 * 1024;
-// The largest bit offset SETBIT/GETBIT/BITFIELD accept: 512 MB * 8 - 1 = 2^32 - 1.
+// The largest bit offset SETBIT/GETBIT/BITFIELD accept by default: 512 MB * 8 - 1 = 2^32 - 1.
 inline constexpr uint64_t kMaxBitOffset = static_cast<uint64_t>(kProtoMaxBulkLen) * 8 - 1;
+
+// The string size limit in force: proto-max-bulk-len, which CONFIG SET can change at run time.
+// Redis 7.0 reads it from its global server state in checkStringLength, the bit-offset check
+// and LCS; so do these functions (APPEND, SETRANGE, SETBIT, BITFIELD, LCS). Default
+// kProtoMaxBulkLen. Set on the loop thread only (start-up and CONFIG SET).
+int64_t MaxBulkLen();
+void SetMaxBulkLen(int64_t bytes);
 
 // One code per distinct Redis error text above.
 enum class StrError : uint8_t {

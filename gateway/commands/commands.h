@@ -46,6 +46,43 @@ void CmdGet(Call& call);
 void CmdSet(Call& call);
 KeyAccess SetAccess(const resp::Request& request);
 
+// string_commands.cc (continued)
+void CmdSetNx(Call& call);
+void CmdSetEx(Call& call);
+void CmdPSetEx(Call& call);
+void CmdGetSet(Call& call);
+void CmdGetDel(Call& call);
+void CmdGetEx(Call& call);
+void CmdMGet(Call& call);
+void CmdMSet(Call& call);
+void CmdAppend(Call& call);
+void CmdStrLen(Call& call);
+void CmdGetRange(Call& call);  // GETRANGE and SUBSTR
+void CmdSetRange(Call& call);
+void CmdLcs(Call& call);
+KeyAccess GetExAccess(const resp::Request& request);
+
+// counter_commands.cc
+void CmdIncr(Call& call);
+void CmdDecr(Call& call);
+void CmdIncrBy(Call& call);
+void CmdDecrBy(Call& call);
+void CmdIncrByFloat(Call& call);
+
+// bit_commands.cc
+void CmdSetBit(Call& call);
+void CmdGetBit(Call& call);
+void CmdBitCount(Call& call);
+void CmdBitPos(Call& call);
+void CmdBitOp(Call& call);
+void CmdBitField(Call& call);
+void CmdBitFieldRo(Call& call);
+KeyAccess BitFieldAccess(const resp::Request& request);
+
+// db_commands.cc
+void CmdFlushDb(Call& call);
+void CmdFlushAll(Call& call);
+
 // key_commands.cc
 void CmdDel(Call& call);
 void CmdExists(Call& call);

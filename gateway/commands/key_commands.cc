@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Generic key commands. DEL reads each key and writes a delete marker with CAS on the revision
-// it saw, so it counts exactly the keys it removed and never deletes a value written after its
-// read (DESIGN.md decision 7).
+// Generic key commands. DEL is a read-modify-write per key (rmw.h): it reads the key and writes
+// a delete marker with CAS on the revision it saw, so it counts exactly the keys it removed,
+// never deletes a value written after its read, and resends after a lost acknowledgement
+// (DESIGN.md decisions 2 and 7).
 #include <memory>
 
 #include "gateway/commands/commands.h"
+#include "gateway/commands/rmw.h"
 #include "gateway/errors.h"
 #include "gateway/server_context.h"
 #include "gateway/session.h"
@@ -16,8 +18,6 @@ namespace gateway {
 namespace {
 
 using kvmap::KvStatus;
-
-constexpr int kMaxCasAttempts = 64;
 
 // Shared by the per-key branches of a fan-out command.
 struct FanOut {
@@ -44,48 +44,23 @@ struct FanOut {
   }
 };
 
-void DeleteOne(Call& call, std::shared_ptr<FanOut> fan, std::shared_ptr<std::string> key,
-               int attempt) {
-  call.backend().Get(
-      call.bucket(), *key,
-      call.Bind<kvmap::GetResult>([fan, key, attempt](Call& c, kvmap::GetResult r) {
-        if (r.status == KvStatus::kNotFound ||
-            (r.status == KvStatus::kOk && !kvmap::IsLive(r.entry, kvmap::NowUnixMs()))) {
-          fan->Done(c);
-          return;
-        }
-        if (r.status != KvStatus::kOk) {
-          fan->Fail(r.status, r.detail);
-          fan->Done(c);
-          return;
-        }
-        kvmap::WriteRequest w;
-        w.bucket = c.bucket();
-        w.key = *key;
-        w.op = kvmap::EntryOp::kDelete;
-        w.expected_revision = r.entry.revision;
-        w.msg_id = c.server().NewMsgId();
-        c.backend().Write(
-            w, c.Bind<kvmap::WriteResult>([fan, key, attempt](Call& c2, kvmap::WriteResult wr) {
-              if (wr.status == KvStatus::kOk) {
-                ++fan->count;
-                fan->Done(c2);
-              } else if (wr.status == KvStatus::kRevisionMismatch &&
-                         attempt + 1 < kMaxCasAttempts) {
-                DeleteOne(c2, fan, key, attempt + 1);  // changed meanwhile: look again
-              } else {
-                fan->Fail(wr.status, wr.detail);
-                fan->Done(c2);
-              }
-            }));
-      }));
-}
-
 void DelOnBucket(Call& call) {
   auto fan = std::make_shared<FanOut>();
   fan->outstanding = call.argc() - 1;
   for (size_t i = 1; i < call.argc(); ++i) {
-    DeleteOne(call, fan, std::make_shared<std::string>(kvmap::EncodeKey(call.arg(i))), 0);
+    // ReadModifyWrite replies a backend failure itself (finishing the call, so the other keys'
+    // completions are dropped); `done` runs only for keys it settled.
+    ReadModifyWrite(
+        call, kvmap::EncodeKey(call.arg(i)),
+        [](Call&, const kvmap::Entry* live) {
+          RmwDecision d;
+          if (live) d.kind = RmwDecision::Kind::kDelete;
+          return d;
+        },
+        [fan](Call& c, const RmwDecision& d) {
+          if (d.kind == RmwDecision::Kind::kDelete) ++fan->count;
+          fan->Done(c);
+        });
   }
 }
 

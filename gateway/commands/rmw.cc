@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "gateway/commands/rmw.h"
 
+#include <algorithm>
 #include <memory>
+#include <random>
 
 #include "gateway/server_context.h"
 #include "gateway/session.h"
@@ -18,6 +20,7 @@ struct RmwOp {
   RmwDecide decide;
   RmwDone done;
   int attempts = 0;
+  int64_t conflict_deadline_ms = 0;
   // The write being sent, kept whole so that a resend is byte for byte the same message.
   RmwDecision decision;
   uint64_t expected_revision = 0;
@@ -27,6 +30,15 @@ struct RmwOp {
 };
 
 void Read(Call& call, std::shared_ptr<RmwOp> op);
+
+// A random delay in [0, cap] ms, where cap doubles with each conflict past the immediate ones.
+int64_t BackoffMs(int attempts) {
+  if (attempts <= kImmediateRetries) return 0;
+  int shift = std::min(attempts - kImmediateRetries, 5);
+  int64_t cap = std::min<int64_t>(int64_t{1} << shift, kMaxBackoffMs);
+  static thread_local std::mt19937 gen(std::random_device{}());
+  return std::uniform_int_distribution<int64_t>(0, cap)(gen);
+}
 
 void SendWrite(Call& call, std::shared_ptr<RmwOp> op) {
   kvmap::WriteRequest w;
@@ -48,10 +60,17 @@ void SendWrite(Call& call, std::shared_ptr<RmwOp> op) {
     if (r.status == KvStatus::kRevisionMismatch) {
       // Also after a resend: the msg id was unknown to the server, so the first copy never
       // landed and another writer changed the key. Decide again on fresh data.
-      if (++op->attempts < kMaxCasAttempts) {
+      int64_t now = kvmap::NowUnixMs();
+      if (op->attempts++ == 0) op->conflict_deadline_ms = now + kConflictBudgetMs;
+      if (now >= op->conflict_deadline_ms) {
+        c.ReplyKvError(r.status, r.detail);
+        return;
+      }
+      int64_t delay = BackoffMs(op->attempts);
+      if (delay == 0) {
         Read(c, op);
       } else {
-        c.ReplyKvError(r.status, r.detail);
+        c.server().RunAfter(delay, c.Bind<>([op](Call& c2) { Read(c2, op); }));
       }
       return;
     }
@@ -110,11 +129,19 @@ void Read(Call& call, std::shared_ptr<RmwOp> op) {
 
 }  // namespace
 
-void ReadModifyWrite(Call& call, std::string encoded_key, RmwDecide decide, RmwDone done) {
+void ReadModifyWrite(Call& call, std::string encoded_key, RmwDecide decide, RmwDone done,
+                     std::optional<RmwDecision> create_first) {
   auto op = std::make_shared<RmwOp>();
   op->key = std::move(encoded_key);
   op->decide = std::move(decide);
   op->done = std::move(done);
+  if (create_first) {
+    op->decision = std::move(*create_first);
+    op->expected_revision = 0;
+    op->msg_id = call.server().NewMsgId();
+    SendWrite(call, std::move(op));
+    return;
+  }
   Read(call, std::move(op));
 }
 

@@ -13,12 +13,14 @@
 // fails its CAS (the first copy never landed and someone else wrote: start over from the read).
 // A write is therefore applied at most once, and the command reports what really happened.
 // Resends stop after kResendWindowMs, well inside the 30 s de-duplication window of the buckets
-// the gateway creates; then the command answers "outcome unknown".
+// the gateway creates; then the command answers "outcome unknown". Conflicts are retried with
+// randomized backoff for up to kConflictBudgetMs; then the command answers "contention".
 //
 // Thread: the loop thread.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "kvmap/kv_backend.h"
@@ -46,12 +48,22 @@ using RmwDecide = std::function<RmwDecision(Call& call, const kvmap::Entry* live
 // Called once, after the decision took effect; writes the reply and finishes the call.
 using RmwDone = std::function<void(Call& call, const RmwDecision& decision)>;
 
-inline constexpr int kMaxCasAttempts = 64;
+// Conflicts are retried at once the first kImmediateRetries times, then after a random delay
+// that doubles up to kMaxBackoffMs (so writers racing on one hot key spread out instead of
+// colliding in lock step), for at most kConflictBudgetMs in all.
+inline constexpr int kImmediateRetries = 2;
+inline constexpr int64_t kMaxBackoffMs = 16;
+inline constexpr int64_t kConflictBudgetMs = 10000;
 inline constexpr int64_t kResendWindowMs = 15000;
 
 // Runs the read-modify-write of `encoded_key` in the call's bucket. Backend failures and kError
 // decisions are replied here; `done` is not called then.
-void ReadModifyWrite(Call& call, std::string encoded_key, RmwDecide decide, RmwDone done);
+//
+// With `create_first`, the first attempt skips the read and writes that decision with CAS on
+// revision 0 (it succeeds when the key never had a message: one round trip for a create); a
+// conflict falls back to the read path, and a lost acknowledgement is resent like any other.
+void ReadModifyWrite(Call& call, std::string encoded_key, RmwDecide decide, RmwDone done,
+                     std::optional<RmwDecision> create_first = std::nullopt);
 
 // Headers that carry the entry's deadline over to its next version (INCR, APPEND, SETRANGE and
 // the like keep the TTL), or none when `live` has no deadline or is null.

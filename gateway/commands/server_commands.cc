@@ -19,6 +19,7 @@
 #include "gateway/server_context.h"
 #include "gateway/session.h"
 #include "gateway/version.h"
+#include "kvmap/string_ops.h"
 
 namespace gateway {
 namespace {
@@ -343,6 +344,9 @@ void CmdConfigSet(Call& call) {
     }
   }
   call.server().config() = copy;
+  // As in Redis, the new limits apply to every connection, and to string sizes, at once.
+  for (const auto& [id, session] : call.server().sessions()) session->ApplyConfig();
+  kvmap::SetMaxBulkLen(copy.proto_max_bulk_len);
   call.ReplyOk();
 }
 

@@ -175,5 +175,21 @@ TEST_F(RmwTest, CreateAfterDeleteCasesOnTheMarker) {
   EXPECT_EQ(Stored("k"), "a");
 }
 
+// SETNX creates optimistically (CAS on 0, no read). A lost acknowledgement of that create is
+// resent with the same msg id and de-duplicated: the reply is 1, not "outcome unknown", and not
+// 0 (which a re-read would wrongly conclude, seeing the value the first copy wrote).
+TEST_F(RmwTest, OptimisticCreateWithALostAckIsResentAndReportsTheCreate) {
+  WarmUp(Mode::kImmediate);
+  backend_.LoseNextAcks(1);
+  Send({"setnx", "k", "v"});
+  Settle();
+  auto replies = TakeReplies();
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].type, test_support::RespType::kInteger);
+  EXPECT_EQ(replies[0].integer, 1);
+  EXPECT_EQ(Stored("k"), "v");
+  EXPECT_EQ(gets(), 0u) << "the create and its resend need no read";
+}
+
 }  // namespace
 }  // namespace gateway
