@@ -81,6 +81,37 @@ class RedisPyTest(unittest.TestCase):
         self.assertTrue(r.set("py:ex", "z", keepttl=True))
         self.assertEqual(r.get("py:ex"), b"z")
 
+    def test_string_commands_through_the_client_api(self):
+        r = self.client(decode_responses=True)
+        self.assertEqual(r.incr("py:counter"), 1)
+        self.assertEqual(r.incrby("py:counter", 41), 42)
+        self.assertEqual(r.decr("py:counter"), 41)
+        self.assertAlmostEqual(r.incrbyfloat("py:float", 1.5), 1.5)
+        self.assertEqual(r.append("py:append", "hello"), 5)
+        self.assertEqual(r.append("py:append", " world"), 11)
+        self.assertEqual(r.getrange("py:append", 0, 4), "hello")
+        self.assertEqual(r.setrange("py:append", 6, "WORLD"), 11)
+        self.assertEqual(r.strlen("py:append"), 11)
+        self.assertTrue(r.mset({"py:m1": "a", "py:m2": "b"}))
+        self.assertEqual(r.mget("py:m1", "py:nope", "py:m2"), ["a", None, "b"])
+        self.assertEqual(r.getset("py:m1", "c"), "a")
+        self.assertEqual(r.getdel("py:m1"), "c")
+        self.assertIsNone(r.get("py:m1"))
+        self.assertTrue(r.setnx("py:setnx", "1"))
+        self.assertFalse(r.setnx("py:setnx", "2"))
+        self.assertTrue(r.setex("py:ex", 100, "v"))
+        self.assertEqual(r.getex("py:ex", persist=True), "v")
+        self.assertEqual(r.setbit("py:bits", 7, 1), 0)
+        self.assertEqual(r.getbit("py:bits", 7), 1)
+        self.assertEqual(r.bitcount("py:bits"), 1)
+        self.assertEqual(r.bitpos("py:bits", 1), 7)
+        self.assertEqual(r.bitfield("py:bf").incrby("u8", 0, 200).incrby("u8", 0, 100).execute(),
+                         [200, 44])
+        self.assertEqual(r.bitop("OR", "py:bitop", "py:bits", "py:nope"), 1)
+        with self.assertRaises(redis.ResponseError) as ctx:
+            r.incr("py:append")
+        self.assertIn("not an integer", str(ctx.exception))
+
     def test_delete_and_exists(self):
         r = self.client()
         r.set("py:d1", "1")

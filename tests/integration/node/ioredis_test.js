@@ -98,6 +98,22 @@ if (missing) {
     assert.equal(await r.del("node:nx", "node:ex"), 2);
   });
 
+  test("string commands", async () => {
+    const r = client();
+    assert.equal(await r.incr("io:counter"), 1);
+    assert.equal(await r.incrby("io:counter", 9), 10);
+    assert.equal(await r.incrbyfloat("io:float", "2.5"), "2.5");
+    assert.equal(await r.append("io:append", "ab"), 2);
+    assert.equal(await r.setrange("io:append", 2, "cd"), 4);
+    assert.equal(await r.getrange("io:append", 1, 2), "bc");
+    assert.equal(await r.mset("io:m1", "x", "io:m2", "y"), "OK");
+    assert.deepEqual(await r.mget("io:m1", "io:none", "io:m2"), ["x", null, "y"]);
+    assert.equal(await r.getdel("io:m1"), "x");
+    assert.equal(await r.setbit("io:bits", 3, 1), 0);
+    assert.equal(await r.bitcount("io:bits"), 1);
+    await assert.rejects(r.incr("io:append"), /not an integer/);
+  });
+
   test("binary values round-trip as Buffers", async () => {
     const r = client();
     const value = Buffer.from([...Array(256).keys()]);
