@@ -63,4 +63,19 @@ inline std::string InvalidExpireTime(std::string_view command) {
   return out;
 }
 
+// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT options (Redis 7.0 parseExtendedExpireArgumentsOrReply).
+inline constexpr std::string_view kExpireNxConflict =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+inline constexpr std::string_view kExpireGtLtConflict =
+    "ERR GT and LT options at the same time are not compatible";
+// "ERR Unsupported option <opt>", formatted as Redis 7.0's addReplyErrorFormat("%s") does: the
+// option up to its first NUL byte, trailing CR/LF trimmed (the reply writer turns the others
+// into spaces).
+inline std::string UnsupportedOption(std::string_view option) {
+  std::string out = "ERR Unsupported option ";
+  out += option.substr(0, option.find('\0'));
+  while (!out.empty() && (out.back() == '\r' || out.back() == '\n')) out.pop_back();
+  return out;
+}
+
 }  // namespace gateway::errors

@@ -216,6 +216,8 @@ void NatsWireBackend::Disconnect(const std::string& reason, bool is_stopping) {
       std::fprintf(stderr, "nats: %s\n", reason.c_str());
     }
   }
+  follower_sids_.clear();
+  for (const auto& [bucket, follower] : followers_) follower->OnConnectionLost();
   FailAllPending(KvStatus::kOutcomeUnknown, KvStatus::kUnavailable,
                  "connection to NATS lost: " + reason);
   // Bucket ensures waiting on this connection fail; they are retried on demand.
@@ -269,7 +271,13 @@ void NatsWireBackend::OnTimer() {
     expired_any = true;
   }
   if (pending_.empty()) deadlines_.clear();
-  if (expired_any) AfterBatch();
+  if (state_ == State::kConnected) {
+    for (const auto& [bucket, follower] : followers_) follower->Tick(now);
+  } else {
+    for (const auto& [bucket, follower] : followers_) follower->Tick(now);  // waiter deadlines
+  }
+  FlushOutput();
+  if (expired_any || !followers_.empty()) AfterBatch();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,7 +370,11 @@ void NatsWireBackend::OnReadable(const char*, size_t) {
 void NatsWireBackend::HandleOp(const kvmap::NatsOp& op) {
   switch (op.type) {
     case kvmap::NatsOpType::kMsg:
-      CompleteMessage(op);
+      if (op.sid == 1) {
+        CompleteMessage(op);
+      } else if (auto it = follower_sids_.find(op.sid); it != follower_sids_.end()) {
+        it->second->OnMessage(op);
+      }
       break;
     case kvmap::NatsOpType::kPing:
       out_.append("PONG\r\n");
@@ -376,6 +388,10 @@ void NatsWireBackend::HandleOp(const kvmap::NatsOp& op) {
         std::fprintf(stderr, "nats: connected to %s\n", current_url_.c_str());
         // Buckets are checked again on their next use: the server may have lost its store.
         ready_buckets_.clear();
+        // Followers resume after their last applied sequence once their bucket is checked.
+        for (const auto& [bucket, follower] : followers_) {
+          EnsureBucket(bucket, [](KvStatus, std::string) {});
+        }
       } else if (pings_outstanding_ > 0) {
         --pings_outstanding_;
       }
@@ -441,6 +457,10 @@ void NatsWireBackend::CompleteMessage(const kvmap::NatsOp& op) {
         r.detail = "bucket stream not available";
       } else {
         r = kvmap::ParsePubAck(op.payload);
+      }
+      if (r.status == KvStatus::kOk) {
+        uint64_t& acked = last_acked_[p.bucket];
+        if (r.revision > acked) acked = r.revision;
       }
       p.write_cb(std::move(r));
       return;
@@ -563,7 +583,7 @@ void NatsWireBackend::FailAllPending(KvStatus write_status, KvStatus read_status
 
 void NatsWireBackend::Get(std::string_view bucket, std::string_view key,
                           kvmap::GetCallback cb) {
-  Pending p{OpKind::kGet, std::move(cb), nullptr, nullptr};
+  Pending p{OpKind::kGet, std::move(cb), nullptr, nullptr, {}};
   if (key.size() > max_key_length()) {
     PostFailure(std::move(p), KvStatus::kInvalidKey, "key too long");
     return;
@@ -583,7 +603,7 @@ void NatsWireBackend::Get(std::string_view bucket, std::string_view key,
 }
 
 void NatsWireBackend::Write(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) {
-  Pending p{OpKind::kWrite, nullptr, std::move(cb), nullptr};
+  Pending p{OpKind::kWrite, nullptr, std::move(cb), nullptr, std::string(request.bucket)};
   if (request.key.size() > max_key_length()) {
     PostFailure(std::move(p), KvStatus::kInvalidKey, "key too long");
     return;
@@ -636,7 +656,7 @@ void NatsWireBackend::Write(const kvmap::WriteRequest& request, kvmap::WriteCall
 
 void NatsWireBackend::ApiRequest(const std::string& subject, const std::string& body,
                                  ApiCallback cb) {
-  Pending p{OpKind::kApi, nullptr, nullptr, std::move(cb)};
+  Pending p{OpKind::kApi, nullptr, nullptr, std::move(cb), {}};
   if (state_ != State::kConnected) {
     PostFailure(std::move(p), KvStatus::kUnavailable, "not connected to NATS");
     return;
@@ -683,7 +703,8 @@ void NatsWireBackend::RunEnsure(const std::string& bucket) {
                }
                auto err = kvmap::ParseJsApiError(payload);
                if (!err) {
-                 FinishEnsure(bucket, KvStatus::kOk, {});
+                 FinishEnsure(bucket, KvStatus::kOk, {},
+                              kvmap::FindJsonUint(payload, "last_seq").value_or(0));
                  return;
                }
                if (err->err_code != kvmap::kJsErrStreamNotFound) {
@@ -713,13 +734,73 @@ void NatsWireBackend::RunEnsure(const std::string& bucket) {
 }
 
 void NatsWireBackend::FinishEnsure(const std::string& bucket, KvStatus status,
-                                   const std::string& detail) {
-  if (status == KvStatus::kOk) ready_buckets_.insert(bucket);
+                                   const std::string& detail, uint64_t stream_last_seq) {
+  if (status == KvStatus::kOk) {
+    ready_buckets_.insert(bucket);
+    // Every bucket in use gets its follower (DESIGN.md decision 5).
+    auto& follower = followers_[bucket];
+    if (!follower) follower = std::make_unique<BucketFollower>(this, bucket);
+    if (!follower->is_running()) follower->Start(stream_last_seq);
+  }
   auto it = ensuring_.find(bucket);
   if (it == ensuring_.end()) return;
   std::vector<kvmap::BucketCallback> cbs = std::move(it->second);
   ensuring_.erase(it);
   for (auto& cb : cbs) cb(status, detail);
+}
+
+uint64_t NatsWireBackend::Subscribe(const std::string& subject, BucketFollower* follower) {
+  if (state_ != State::kConnected) return 0;
+  uint64_t sid = next_sid_++;
+  kvmap::AppendSub(&out_, subject, sid);
+  follower_sids_[sid] = follower;
+  return sid;
+}
+
+void NatsWireBackend::Unsubscribe(uint64_t sid) {
+  if (follower_sids_.erase(sid) == 0 || state_ != State::kConnected) return;
+  out_.append("UNSUB ").append(std::to_string(sid)).append("\r\n");
+}
+
+void NatsWireBackend::PublishEmpty(std::string_view subject) {
+  if (state_ != State::kConnected) return;
+  kvmap::AppendPub(&out_, subject, {}, {});
+}
+
+const kvmap::KeyspaceIndex* NatsWireBackend::Keyspace(const std::string& bucket) {
+  auto it = followers_.find(bucket);
+  return it == followers_.end() ? nullptr : &it->second->index();
+}
+
+void NatsWireBackend::WhenSynced(const std::string& bucket,
+                                 std::function<void(KvStatus)> cb) {
+  auto it = followers_.find(bucket);
+  if (it == followers_.end() || !it->second->is_running()) {
+    // Checking the bucket starts its follower; then wait for it.
+    EnsureBucket(bucket, [this, bucket, cb = std::move(cb)](KvStatus st, std::string) mutable {
+      auto f = followers_.find(bucket);
+      if (st != KvStatus::kOk || f == followers_.end() || !f->second->is_running()) {
+        cb(st == KvStatus::kOk ? KvStatus::kUnavailable : st);
+        return;
+      }
+      WhenSynced(bucket, std::move(cb));
+    });
+    return;
+  }
+  auto acked = last_acked_.find(bucket);
+  uint64_t target = acked == last_acked_.end() ? 0 : acked->second;
+  // WhenApplied may answer at once; the contract says never inline, so post that case.
+  auto shared_cb = std::make_shared<std::function<void(KvStatus)>>(std::move(cb));
+  auto is_inline = std::make_shared<bool>(true);
+  it->second->WhenApplied(target, [this, shared_cb, is_inline](bool ok) {
+    KvStatus st = ok ? KvStatus::kOk : KvStatus::kUnavailable;
+    if (*is_inline) {
+      executor_->Post([shared_cb, st] { (*shared_cb)(st); });
+    } else {
+      (*shared_cb)(st);
+    }
+  });
+  *is_inline = false;
 }
 
 }  // namespace gateway

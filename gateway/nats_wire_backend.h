@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/bucket_follower.h"
 #include "kvmap/kv_backend.h"
 #include "kvmap/nats_kv_backend.h"  // NatsBackendStats
 #include "kvmap/nats_protocol.h"
@@ -49,7 +50,7 @@ struct NatsWireOptions {
   std::string client_name = "redis-nats-gateway";
 };
 
-class NatsWireBackend : public kvmap::KvBackend {
+class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
  public:
   NatsWireBackend(uv_loop_t* loop, kvmap::Executor* executor, NatsWireOptions options);
   ~NatsWireBackend() override;
@@ -67,6 +68,12 @@ class NatsWireBackend : public kvmap::KvBackend {
   void Write(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) override;
   void EnsureBucket(const std::string& bucket, kvmap::BucketCallback cb) override;
   bool IsBucketReady(const std::string& bucket) const override;
+  const kvmap::KeyspaceIndex* Keyspace(const std::string& bucket) override;
+  void WhenSynced(const std::string& bucket, std::function<void(kvmap::KvStatus)> cb) override;
+  // Followers by bucket (for INFO).
+  const std::map<std::string, std::unique_ptr<BucketFollower>>& followers() const {
+    return followers_;
+  }
   bool is_connected() const override { return state_ == State::kConnected; }
   size_t max_key_length() const override { return kvmap::NatsKvBackend::kMaxKeyLength; }
 
@@ -82,6 +89,7 @@ class NatsWireBackend : public kvmap::KvBackend {
     kvmap::GetCallback get_cb;
     kvmap::WriteCallback write_cb;
     ApiCallback api_cb;
+    std::string bucket;  // writes: to record the acknowledged sequence per bucket
   };
   struct Socket;  // one TCP connection attempt (its handle is freed in its close callback)
   struct ServerUrl {
@@ -114,7 +122,19 @@ class NatsWireBackend : public kvmap::KvBackend {
   void PostFailure(Pending p, kvmap::KvStatus status, const std::string& detail);
   void ApiRequest(const std::string& subject, const std::string& body, ApiCallback cb);
   void RunEnsure(const std::string& bucket);
-  void FinishEnsure(const std::string& bucket, kvmap::KvStatus status, const std::string& detail);
+  void FinishEnsure(const std::string& bucket, kvmap::KvStatus status, const std::string& detail,
+                    uint64_t stream_last_seq = 0);
+  // BucketFollower::Host
+  uint64_t Subscribe(const std::string& subject, BucketFollower* follower) override;
+  void Unsubscribe(uint64_t sid) override;
+  void PublishEmpty(std::string_view subject) override;
+  void ApiCall(const std::string& subject, const std::string& body, ApiCallback cb) override {
+    ApiRequest(subject, body, std::move(cb));
+  }
+  void WriteForFollower(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) override {
+    Write(request, std::move(cb));
+  }
+  int64_t NowMs() override { return static_cast<int64_t>(uv_now(loop_)); }
   void AfterBatch() {
     if (after_batch_) after_batch_();
   }
@@ -151,6 +171,11 @@ class NatsWireBackend : public kvmap::KvBackend {
 
   std::set<std::string> ready_buckets_;
   std::map<std::string, std::vector<kvmap::BucketCallback>> ensuring_;
+
+  std::map<std::string, std::unique_ptr<BucketFollower>> followers_;
+  std::unordered_map<uint64_t, BucketFollower*> follower_sids_;
+  uint64_t next_sid_ = 2;  // sid 1 is the reply inbox
+  std::map<std::string, uint64_t, std::less<>> last_acked_;  // bucket -> highest acked sequence
 
   std::function<void()> after_batch_;
   uint64_t ops_sent_ = 0, ops_timed_out_ = 0, ops_failed_on_disconnect_ = 0, connects_ = 0,

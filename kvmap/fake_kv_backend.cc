@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kvmap/fake_kv_backend.h"
 
+#include "kvmap/key_codec.h"
+#include "kvmap/ttl.h"
+
 #include <chrono>
 #include <string>
 #include <utility>
@@ -151,6 +154,7 @@ uint64_t FakeKvBackend::Put(std::string_view bucket, std::string_view key, std::
   entry.timestamp_ns = NowNs();
   entry.op = EntryOp::kPut;
   entry.headers = std::move(headers);
+  indexes_[std::string(bucket)].ApplyPut(key, entry.revision, ExpiresAt(entry));
   auto& keys = store_[std::string(bucket)];
   keys.insert_or_assign(std::string(key), std::move(entry));
   return sequence_;
@@ -236,6 +240,14 @@ WriteResult FakeKvBackend::ApplyWrite(const WriteRequest& request) {
   entry.op = request.op;
   for (const Header& header : request.headers) {
     if (header.first != kHdrKvOperation) entry.headers.push_back(header);
+  }
+  KeyspaceIndex& index = indexes_[std::string(request.bucket)];
+  if (entry.op == EntryOp::kFlush) {
+    index.ApplyFlush(entry.revision);
+  } else if (entry.op != EntryOp::kPut || request.key.substr(0, 2) == kInternalKeyPrefix) {
+    index.ApplyDelete(request.key, entry.revision);
+  } else {
+    index.ApplyPut(request.key, entry.revision, ExpiresAt(entry));
   }
   store_[std::string(request.bucket)].insert_or_assign(std::string(request.key), std::move(entry));
 

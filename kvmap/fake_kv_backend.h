@@ -35,6 +35,7 @@
 #include <utility>
 #include <variant>
 
+#include "kvmap/keyspace_index.h"
 #include "kvmap/kv_backend.h"
 
 namespace kvmap {
@@ -52,6 +53,12 @@ class FakeKvBackend : public KvBackend {
     executor_->Post([cb = std::move(cb), st] { cb(st, {}); });
   }
   bool IsBucketReady(const std::string& bucket) const override { return is_connected_; }
+  // An index kept from every applied write, as a follower would (in the same order).
+  const KeyspaceIndex* Keyspace(const std::string& bucket) override { return &indexes_[bucket]; }
+  void WhenSynced(const std::string& bucket, std::function<void(KvStatus)> cb) override {
+    KvStatus st = is_connected_ ? KvStatus::kOk : KvStatus::kUnavailable;
+    executor_->Post([cb = std::move(cb), st] { cb(st); });
+  }
   bool is_connected() const override { return is_connected_; }
   size_t max_key_length() const override { return max_key_length_; }
 
@@ -134,6 +141,7 @@ class FakeKvBackend : public KvBackend {
   // and only remembers ids of stored messages; the window never closes here unless
   // ForgetMsgIds() is called.
   std::map<std::pair<std::string, std::string>, WriteResult> msg_ids_;
+  std::map<std::string, KeyspaceIndex> indexes_;
 };
 
 // An Executor for tests: Post() queues; RunAll() runs queued closures (including ones posted

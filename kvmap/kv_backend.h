@@ -30,6 +30,8 @@
 
 namespace kvmap {
 
+class KeyspaceIndex;
+
 // Runs closures on the loop thread. Post() is thread-safe and never runs the closure inline.
 class Executor {
  public:
@@ -127,6 +129,16 @@ class KvBackend {
   virtual void EnsureBucket(const std::string& bucket, BucketCallback cb) = 0;
   // True when `bucket` is known to exist on the current connection (no round trip needed).
   virtual bool IsBucketReady(const std::string& bucket) const = 0;
+
+  // The live-key index of `bucket`, kept by the bucket follower (DESIGN.md decision 5), or
+  // nullptr when no follower runs for it yet (or this backend has none). Valid until the next
+  // backend call; read it, do not keep it.
+  virtual const KeyspaceIndex* Keyspace(const std::string& bucket) = 0;
+  // Calls cb(kOk) once the follower of `bucket` has applied every write this backend has had
+  // acknowledged for it, and the history present when it started (so DBSIZE after SET counts
+  // the key); starts the follower when none runs. cb(kUnavailable) when that cannot happen in
+  // time. Posted or later, never inline.
+  virtual void WhenSynced(const std::string& bucket, std::function<void(KvStatus)> cb) = 0;
 
   // True when operations can be sent now. Commands fail fast with kUnavailable otherwise.
   virtual bool is_connected() const = 0;

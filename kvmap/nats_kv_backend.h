@@ -87,6 +87,11 @@ class NatsKvBackend : public KvBackend {
   // loop thread. Answers at once (posted) when the bucket is already known to exist.
   void EnsureBucket(const std::string& bucket, BucketCallback cb) override;
   bool IsBucketReady(const std::string& bucket) const override;
+  // The nats.c backend runs no bucket follower: keyspace-wide commands need --nats-client wire.
+  const KeyspaceIndex* Keyspace(const std::string& bucket) override { return nullptr; }
+  void WhenSynced(const std::string& bucket, std::function<void(KvStatus)> cb) override {
+    executor_->Post([cb = std::move(cb)] { cb(KvStatus::kUnavailable); });
+  }
   // Blocking variant for start-up (never on the loop thread).
   KvStatus EnsureBucketNow(const std::string& bucket, std::string* detail);
 

@@ -79,6 +79,24 @@ void CmdBitField(Call& call);
 void CmdBitFieldRo(Call& call);
 KeyAccess BitFieldAccess(const resp::Request& request);
 
+// expire_commands.cc
+void CmdExpire(Call& call);
+void CmdPExpire(Call& call);
+void CmdExpireAt(Call& call);
+void CmdPExpireAt(Call& call);
+void CmdTtl(Call& call);
+void CmdPTtl(Call& call);
+void CmdExpireTime(Call& call);
+void CmdPExpireTime(Call& call);
+void CmdPersist(Call& call);
+void CmdType(Call& call);
+
+// keyspace_commands.cc (answered from the bucket follower's index)
+void CmdDbSize(Call& call);
+void CmdKeys(Call& call);
+void CmdScan(Call& call);
+void CmdRandomKey(Call& call);
+
 // db_commands.cc
 void CmdFlushDb(Call& call);
 void CmdFlushAll(Call& call);
@@ -86,5 +104,6 @@ void CmdFlushAll(Call& call);
 // key_commands.cc
 void CmdDel(Call& call);
 void CmdExists(Call& call);
+void CmdTouch(Call& call);  // UNLINK uses CmdDel
 
 }  // namespace gateway

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Generic key commands. DEL is a read-modify-write per key (rmw.h): it reads the key and writes
-// a delete marker with CAS on the revision it saw, so it counts exactly the keys it removed,
-// never deletes a value written after its read, and resends after a lost acknowledgement
-// (DESIGN.md decisions 2 and 7).
+// Generic key commands: DEL (UNLINK shares its handler), EXISTS and TOUCH. DEL is a
+// read-modify-write per key (rmw.h): it reads the key and writes a delete marker with CAS on
+// the revision it saw, so it counts exactly the keys it removed, never deletes a value written
+// after its read, and resends after a lost acknowledgement (DESIGN.md decisions 2 and 7).
 #include <memory>
 
 #include "gateway/commands/commands.h"
@@ -64,15 +64,25 @@ void DelOnBucket(Call& call) {
   }
 }
 
-void ExistsOnBucket(Call& call) {
+// EXISTS and TOUCH: counts the keys that exist (a key named twice counts twice). TOUCH also
+// counts keyspace hits and misses, as Redis 7.0's lookupKeyRead does; there is no access time
+// to update (no eviction).
+void CountExisting(Call& call, bool count_stats) {
   auto fan = std::make_shared<FanOut>();
   fan->outstanding = call.argc() - 1;
   for (size_t i = 1; i < call.argc(); ++i) {
     call.backend().Get(call.bucket(), kvmap::EncodeKey(call.arg(i)),
-                       call.Bind<kvmap::GetResult>([fan](Call& c, kvmap::GetResult r) {
-                         if (r.status == KvStatus::kOk) {
-                           if (kvmap::IsLive(r.entry, kvmap::NowUnixMs())) ++fan->count;
-                         } else if (r.status != KvStatus::kNotFound) {
+                       call.Bind<kvmap::GetResult>([fan, count_stats](Call& c,
+                                                                      kvmap::GetResult r) {
+                         if (r.status == KvStatus::kOk || r.status == KvStatus::kNotFound) {
+                           const bool is_live = r.status == KvStatus::kOk &&
+                                                kvmap::IsLive(r.entry, kvmap::NowUnixMs());
+                           if (is_live) ++fan->count;
+                           if (count_stats) {
+                             ServerStats& stats = c.server().stats();
+                             ++(is_live ? stats.keyspace_hits : stats.keyspace_misses);
+                           }
+                         } else {
                            fan->Fail(r.status, r.detail);
                          }
                          fan->Done(c);
@@ -84,6 +94,12 @@ void ExistsOnBucket(Call& call) {
 
 void CmdDel(Call& call) { call.server().RunWithBucket(call, DelOnBucket); }
 
-void CmdExists(Call& call) { call.server().RunWithBucket(call, ExistsOnBucket); }
+void CmdExists(Call& call) {
+  call.server().RunWithBucket(call, [](Call& c) { CountExisting(c, /*count_stats=*/false); });
+}
+
+void CmdTouch(Call& call) {
+  call.server().RunWithBucket(call, [](Call& c) { CountExisting(c, /*count_stats=*/true); });
+}
 
 }  // namespace gateway

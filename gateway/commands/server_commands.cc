@@ -19,6 +19,7 @@
 #include "gateway/server_context.h"
 #include "gateway/session.h"
 #include "gateway/version.h"
+#include "kvmap/keyspace_index.h"
 #include "kvmap/string_ops.h"
 
 namespace gateway {
@@ -160,7 +161,14 @@ void RenderErrorStats(ServerContext& server, std::string* out) {
 void RenderCluster(ServerContext& server, std::string* out) { Field(out, "cluster_enabled", 0); }
 
 void RenderKeyspace(ServerContext& server, std::string* out) {
-  // Key counts come from the bucket follower (a later release); nothing is listed until then.
+  // From the bucket followers' indexes: databases whose follower runs and holds keys.
+  for (int db = 0; db < server.config().databases; ++db) {
+    const kvmap::KeyspaceIndex* index = server.backend().Keyspace(server.BucketFor(db));
+    if (index == nullptr || index->size() == 0) continue;
+    Field(out, "db" + std::to_string(db),
+          "keys=" + std::to_string(index->size()) +
+              ",expires=" + std::to_string(index->expires_count()) + ",avg_ttl=0");
+  }
 }
 
 constexpr InfoSection kInfoSections[] = {

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// BucketFollower keeps one bucket's KeyspaceIndex current (DESIGN.md decision 5). It runs one
+// headers-only, ordered push consumer on the bucket's stream: the server delivers every stored
+// message in stream order to a private subject, without payloads, and the follower applies each
+// one to the index (a put, a delete or purge marker, or a whole-bucket flush).
+//
+// Ordered means the follower checks the consumer sequence of every delivery; on a gap (a lost
+// message) it drops the consumer and creates a new one starting right after the last stream
+// sequence it applied. It answers flow-control requests and stalled-consumer heartbeats, and
+// restarts the consumer when heartbeats stop. The index survives reconnects: a new consumer
+// resumes after the last applied sequence.
+//
+// It also drives active expiry: keys past their deadline are deleted with CAS on the revision
+// that carried the deadline, so an overwrite made meanwhile always wins and several gateways
+// expiring the same key do no harm.
+//
+// Thread: the loop thread. The host (NatsWireBackend) owns the connection.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kvmap/keyspace_index.h"
+#include "kvmap/kv_backend.h"
+#include "kvmap/nats_protocol.h"
+
+namespace gateway {
+
+class BucketFollower {
+ public:
+  // What the follower needs from the connection.
+  class Host {
+   public:
+    virtual ~Host() = default;
+    // SUB on a fresh sid; messages on it are passed to OnMessage. 0 when not connected.
+    virtual uint64_t Subscribe(const std::string& subject, BucketFollower* follower) = 0;
+    virtual void Unsubscribe(uint64_t sid) = 0;
+    virtual void PublishEmpty(std::string_view subject) = 0;
+    using ApiCallback = std::function<void(kvmap::KvStatus, int status, std::string_view)>;
+    virtual void ApiCall(const std::string& subject, const std::string& body, ApiCallback cb) = 0;
+    virtual void WriteForFollower(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) = 0;
+    virtual int64_t NowMs() = 0;
+  };
+
+  static constexpr int64_t kWaitTimeoutMs = 5000;
+
+  BucketFollower(Host* host, std::string bucket);
+  ~BucketFollower();
+
+  // (Re)creates the consumer after the last applied sequence. `stream_last_seq` is the stream's
+  // last sequence when the bucket was checked: the follower counts as synced only once it has
+  // applied at least that far. Connected state only.
+  void Start(uint64_t stream_last_seq);
+  // The connection is gone, and the consumer with it.
+  void OnConnectionLost();
+  void OnMessage(const kvmap::NatsOp& op);
+  // Heartbeat watchdog (now_ms: the host's monotonic clock) and active expiry (wall clock);
+  // call every tick.
+  void Tick(int64_t now_ms);
+
+  // Calls cb(true) once the index includes sequence `seq` and the history the follower started
+  // with (at once when it already does), or cb(false) when the connection is lost first or
+  // kWaitTimeoutMs pass.
+  void WhenApplied(uint64_t seq, std::function<void(bool)> cb);
+
+  const kvmap::KeyspaceIndex& index() const { return index_; }
+  const std::string& bucket() const { return bucket_; }
+  bool is_running() const { return sid_ != 0; }
+  uint64_t restarts() const { return restarts_; }
+  uint64_t expired_deleted() const { return expired_deleted_; }
+
+ private:
+  void Apply(const kvmap::NatsOp& op, uint64_t stream_seq);
+  void Restart(const char* why);
+  void RunWaiters();
+  void FailWaiters();
+
+  Host* host_;
+  std::string bucket_;
+  kvmap::KeyspaceIndex index_;
+  uint64_t sid_ = 0;
+  std::string deliver_subject_;
+  uint64_t expected_consumer_seq_ = 1;
+  uint64_t start_target_ = 0;  // the stream's last sequence when the follower started
+  int64_t last_activity_ms_ = 0;
+  uint64_t restarts_ = 0;
+  uint64_t expired_deleted_ = 0;
+  struct Waiter {
+    uint64_t seq;
+    int64_t deadline_ms;  // fails after this, so nothing waits forever
+    std::function<void(bool)> cb;
+  };
+  std::vector<Waiter> waiters_;
+};
+
+}  // namespace gateway

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The bucket follower against a real nats-server: DBSIZE and KEYS see the connection's own
+// writes at once, native NATS writes and another gateway's writes within the follower's lag,
+// and active expiry removes a key from the bucket within a second of its deadline.
+#include <gtest/gtest.h>
+#include <nats/nats.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/integration/gateway_fixture.h"
+#include "tests/support/process_harness.h"
+
+#ifndef RNG_GATEWAY_BIN
+#define RNG_GATEWAY_BIN ""
+#endif
+
+namespace integration {
+namespace {
+
+class Keyspace : public GatewayFixture {
+ protected:
+  void SetUp() override {
+    GatewayFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_EQ(natsConnection_ConnectTo(&nc_, nats_.url().c_str()), NATS_OK);
+    ASSERT_EQ(natsConnection_JetStream(&js_, nc_, nullptr), NATS_OK);
+    ASSERT_EQ(js_KeyValue(&kv_, js_, BucketName().c_str()), NATS_OK);
+    redis_ = Connect(gateway_.port());
+    ASSERT_TRUE(redis_);
+  }
+  void TearDown() override {
+    if (kv_ != nullptr) kvStore_Destroy(kv_);
+    if (js_ != nullptr) jsCtx_Destroy(js_);
+    if (nc_ != nullptr) natsConnection_Destroy(nc_);
+    GatewayFixture::TearDown();
+  }
+  // Polls `argv` on `c` until it shows `want` or `ms` pass; returns the last reply.
+  std::string Await(redisContext* c, const std::vector<std::string>& argv,
+                    const std::string& want, int64_t ms) {
+    int64_t deadline = test_support::MonotonicMs() + ms;
+    std::string got;
+    do {
+      got = Run(c, argv);
+      if (got == want) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (test_support::MonotonicMs() < deadline);
+    return got;
+  }
+
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+  kvStore* kv_ = nullptr;
+  RedisPtr redis_;
+};
+
+TEST_F(Keyspace, DbsizeAndKeysSeeTheConnectionsOwnWritesAtOnce) {
+  ASSERT_EQ(Run(redis_.get(), {"SET", "user:1", "a"}), "+OK");
+  ASSERT_EQ(Run(redis_.get(), {"SET", "user:2", "b"}), "+OK");
+  EXPECT_EQ(Run(redis_.get(), {"DBSIZE"}), ":2");
+  ASSERT_EQ(Run(redis_.get(), {"DEL", "user:1"}), ":1");
+  EXPECT_EQ(Run(redis_.get(), {"DBSIZE"}), ":1");
+  EXPECT_EQ(Run(redis_.get(), {"KEYS", "user:*"}), "*1[$user:2]");
+}
+
+TEST_F(Keyspace, NativeWritesReachTheIndex) {
+  ASSERT_EQ(kvStore_PutString(nullptr, kv_, "native.1", "x"), NATS_OK);
+  EXPECT_EQ(Await(redis_.get(), {"KEYS", "native:*"}, "*1[$native:1]", 3000), "*1[$native:1]");
+  ASSERT_EQ(kvStore_Delete(kv_, "native.1"), NATS_OK);
+  EXPECT_EQ(Await(redis_.get(), {"DBSIZE"}, ":0", 3000), ":0");
+}
+
+TEST_F(Keyspace, AnotherGatewayOnTheSameBucketSeesTheKeys) {
+  test_support::Gateway second;
+  test_support::GatewayOptions options;
+  options.binary = test_support::GatewayBinary(RNG_GATEWAY_BIN);
+  options.nats_url = nats_.url();
+  options.bucket = BucketName();
+  test_support::TempDir dir;
+  ASSERT_EQ(second.Start(options, dir.path()), "");
+  RedisPtr other = Connect(second.port());
+  ASSERT_TRUE(other);
+  ASSERT_EQ(Run(redis_.get(), {"SET", "shared", "1"}), "+OK");
+  EXPECT_EQ(Await(other.get(), {"DBSIZE"}, ":1", 3000), ":1");
+  EXPECT_EQ(Run(other.get(), {"KEYS", "*"}), "*1[$shared]");
+  EXPECT_EQ(second.Stop(), "exit 0");
+}
+
+TEST_F(Keyspace, ActiveExpiryDeletesTheKeyFromTheBucketWithinASecond) {
+  ASSERT_EQ(Run(redis_.get(), {"SET", "ttl", "v", "PX", "300"}), "+OK");
+  int64_t deadline = test_support::MonotonicMs() + 300;
+  // Natively, not through the gateway: the entry itself must go, not just be hidden.
+  kvEntry* e = nullptr;
+  natsStatus s = NATS_OK;
+  while (test_support::MonotonicMs() < deadline + 1000) {
+    s = kvStore_Get(&e, kv_, "ttl");
+    if (s == NATS_NOT_FOUND) break;
+    if (s == NATS_OK) kvEntry_Destroy(e);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(s, NATS_NOT_FOUND) << "still in the bucket 1 s after its deadline";
+  EXPECT_EQ(Run(redis_.get(), {"DBSIZE"}), ":0");
+}
+
+TEST_F(Keyspace, AnOverwriteBeforeTheDeadlineWins) {
+  ASSERT_EQ(Run(redis_.get(), {"SET", "k", "old", "PX", "200"}), "+OK");
+  ASSERT_EQ(Run(redis_.get(), {"SET", "k", "new"}), "+OK");  // no TTL now
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_EQ(Run(redis_.get(), {"GET", "k"}), "$new");
+  EXPECT_EQ(Run(redis_.get(), {"DBSIZE"}), ":1");
+}
+
+}  // namespace
+}  // namespace integration
