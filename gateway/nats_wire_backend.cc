@@ -271,11 +271,8 @@ void NatsWireBackend::OnTimer() {
     expired_any = true;
   }
   if (pending_.empty()) deadlines_.clear();
-  if (state_ == State::kConnected) {
-    for (const auto& [bucket, follower] : followers_) follower->Tick(now);
-  } else {
-    for (const auto& [bucket, follower] : followers_) follower->Tick(now);  // waiter deadlines
-  }
+  // Followers expire keys when connected, and time out their waiters either way.
+  for (const auto& [bucket, follower] : followers_) follower->Tick(now);
   FlushOutput();
   if (expired_any || !followers_.empty()) AfterBatch();
 }
