@@ -51,8 +51,8 @@ bool ParseAckSubject(std::string_view reply, uint64_t* stream_seq, uint64_t* con
 
 }  // namespace
 
-BucketFollower::BucketFollower(Host* host, std::string bucket)
-    : host_(host), bucket_(std::move(bucket)) {}
+BucketFollower::BucketFollower(Host* host, std::string bucket, int64_t marker_grace_ms)
+    : host_(host), bucket_(std::move(bucket)), marker_grace_ms_(marker_grace_ms) {}
 
 BucketFollower::~BucketFollower() { FailWaiters(); }
 
@@ -146,8 +146,10 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
   std::string_view operation = kvmap::FindHeaderValue(op.headers, kvmap::kHdrKvOperation);
   if (operation == "PURGE" && kvmap::FindHeaderValue(op.headers, "Nats-Rollup") == "all") {
     index_.ApplyFlush(stream_seq);
+    markers_.clear();  // the rollup removed them already
   } else if (operation == "DEL" || operation == "PURGE") {
     index_.ApplyDelete(key, stream_seq);
+    markers_.push_back(Marker{kvmap::NowUnixMs(), std::string(key), stream_seq});
   } else if (key.substr(0, kvmap::kInternalKeyPrefix.size()) == kvmap::kInternalKeyPrefix) {
     index_.ApplyDelete(key, stream_seq);  // internal keys are not Redis keys: only advance
   } else {
@@ -211,6 +213,20 @@ void BucketFollower::Tick(int64_t now_ms) {
   if (now_ms - last_activity_ms_ > kStallMs) {
     Restart("no heartbeat");
     return;
+  }
+  // Delete markers past their grace period: a filtered purge below the marker's sequence plus
+  // one removes the marker (and anything older on that key) but never a newer put. Several
+  // gateways doing it for the same marker do no harm.
+  int64_t wall = kvmap::NowUnixMs();
+  while (!markers_.empty() && wall - markers_.front().seen_ms >= marker_grace_ms_) {
+    Marker m = std::move(markers_.front());
+    markers_.pop_front();
+    std::string body = "{\"filter\":\"$KV." + bucket_ + "." + m.key + "\",\"seq\":" +
+                       std::to_string(m.seq + 1) + "}";
+    host_->ApiCall("$JS.API.STREAM.PURGE.KV_" + bucket_, body,
+                   [this](KvStatus st, int, std::string_view answer) {
+                     if (st == KvStatus::kOk && !kvmap::ParseJsApiError(answer)) ++markers_purged_;
+                   });
   }
   // Active expiry: Redis expires a key when now > deadline. Deadlines are wall-clock Unix ms,
   // unlike now_ms (the loop's monotonic clock, for the watchdog).

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -48,7 +49,10 @@ class BucketFollower {
 
   static constexpr int64_t kWaitTimeoutMs = 5000;
 
-  BucketFollower(Host* host, std::string bucket);
+  // `marker_grace_ms`: how long a delete marker stays before it is purged (DESIGN.md decision 6:
+  // markers must not accumulate). Readers that arrive within the grace period still see the
+  // marker's revision, which keeps CAS creates after a delete correct for them.
+  BucketFollower(Host* host, std::string bucket, int64_t marker_grace_ms = 60000);
   ~BucketFollower();
 
   // (Re)creates the consumer after the last applied sequence. `stream_last_seq` is the stream's
@@ -71,6 +75,7 @@ class BucketFollower {
   const std::string& bucket() const { return bucket_; }
   bool is_running() const { return sid_ != 0; }
   uint64_t restarts() const { return restarts_; }
+  uint64_t markers_purged() const { return markers_purged_; }
   uint64_t expired_deleted() const { return expired_deleted_; }
 
  private:
@@ -88,6 +93,14 @@ class BucketFollower {
   uint64_t start_target_ = 0;  // the stream's last sequence when the follower started
   int64_t last_activity_ms_ = 0;
   uint64_t restarts_ = 0;
+  uint64_t markers_purged_ = 0;
+  int64_t marker_grace_ms_;
+  struct Marker {
+    int64_t seen_ms;  // wall clock
+    std::string key;
+    uint64_t seq;
+  };
+  std::deque<Marker> markers_;  // in stream order, so in seen order too
   uint64_t expired_deleted_ = 0;
   struct Waiter {
     uint64_t seq;

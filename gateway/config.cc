@@ -234,6 +234,7 @@ std::string FlagsUsage() {
          "  --proto-max-bulk-len N    largest bulk argument (default 512mb)\n"
          "  --nats-timeout-ms N       deadline of one NATS operation (default 2000)\n"
          "  --maxclients N            (default 10000)\n"
+         "  --marker-grace-ms N       purge delete markers after N ms (default 60000)\n"
          "  --log-level LEVEL         info or debug (default info)\n";
 }
 
@@ -304,6 +305,10 @@ std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) 
       auto v = integer(10, 600000);
       if (!v) return bad();
       config->nats_timeout_ms = *v;
+    } else if (flag == "--marker-grace-ms") {
+      auto v = integer(0, 86'400'000);
+      if (!v) return bad();
+      config->marker_grace_ms = *v;
     } else if (flag == "--maxclients") {
       auto v = integer(1, 1000000);
       if (!v) return bad();

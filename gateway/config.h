@@ -33,6 +33,7 @@ struct Config {
   int64_t nats_timeout_ms = 2000;
   std::string log_level = "info";
   int64_t maxclients = 10000;
+  int64_t marker_grace_ms = 60000;  // delete markers are purged after this grace period
 
   // Name of the bucket that stores database `db`.
   std::string BucketFor(int db) const {

@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
   } else {
     gateway::NatsWireOptions options;
     options.servers = config.nats_urls;
+    options.marker_grace_ms = config.marker_grace_ms;
     options.op_timeout_ms = config.nats_timeout_ms;
     options.replicas = config.replicas;
     auto b = std::make_unique<gateway::NatsWireBackend>(loop, &executor, options);

@@ -736,7 +736,9 @@ void NatsWireBackend::FinishEnsure(const std::string& bucket, KvStatus status,
     ready_buckets_.insert(bucket);
     // Every bucket in use gets its follower (DESIGN.md decision 5).
     auto& follower = followers_[bucket];
-    if (!follower) follower = std::make_unique<BucketFollower>(this, bucket);
+    if (!follower) {
+      follower = std::make_unique<BucketFollower>(this, bucket, options_.marker_grace_ms);
+    }
     if (!follower->is_running()) follower->Start(stream_last_seq);
   }
   auto it = ensuring_.find(bucket);

@@ -47,6 +47,7 @@ struct NatsWireOptions {
   int64_t connect_timeout_ms = 2000;
   int64_t ping_interval_ms = 5000;   // keepalive; two unanswered PINGs drop the connection
   int replicas = 1;
+  int64_t marker_grace_ms = 60000;   // delete markers are purged after this
   std::string client_name = "redis-nats-gateway";
 };
 

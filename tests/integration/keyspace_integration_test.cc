@@ -111,5 +111,87 @@ TEST_F(Keyspace, AnOverwriteBeforeTheDeadlineWins) {
   EXPECT_EQ(Run(redis_.get(), {"DBSIZE"}), ":1");
 }
 
+TEST_F(Keyspace, DbsizeRightAfterPsetexOnTheSameConnectionCountsTheKey) {
+  // Pipelined: the DBSIZE is sent before the PSETEX is acknowledged.
+  ASSERT_EQ(Append(redis_.get(), {"PSETEX", "p", "100000", "v"}), REDIS_OK);
+  ASSERT_EQ(Append(redis_.get(), {"DBSIZE"}), REDIS_OK);
+  EXPECT_EQ(Show(NextReply(redis_.get()).get()), "+OK");
+  EXPECT_EQ(Show(NextReply(redis_.get()).get()), ":1");
+}
+
+// Stream messages of the test's bucket, read natively.
+uint64_t StreamMessages(jsCtx* js, const std::string& bucket) {
+  jsStreamInfo* si = nullptr;
+  if (js_GetStreamInfo(&si, js, ("KV_" + bucket).c_str(), nullptr, nullptr) != NATS_OK) {
+    return UINT64_MAX;
+  }
+  uint64_t n = si->State.Msgs;
+  jsStreamInfo_Destroy(si);
+  return n;
+}
+
+class KeyspaceShortGrace : public Keyspace {
+ protected:
+  std::vector<std::string> GatewayArgs() const override {
+    return {"--nats-timeout-ms", "1000", "--marker-grace-ms", "200"};
+  }
+};
+
+TEST_F(KeyspaceShortGrace, DeleteMarkersArePurgedAfterTheGracePeriod) {
+  ASSERT_EQ(Run(redis_.get(), {"SET", "gone", "v"}), "+OK");
+  ASSERT_EQ(Run(redis_.get(), {"DEL", "gone"}), ":1");
+  ASSERT_EQ(Run(redis_.get(), {"SET", "kept", "v"}), "+OK");
+  int64_t deadline = test_support::MonotonicMs() + 3000;
+  // History 1 keeps only the marker of "gone"; the marker goes after the grace period.
+  while (StreamMessages(js_, BucketName()) > 1 && test_support::MonotonicMs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(StreamMessages(js_, BucketName()), 1u) << "only the live key should remain";
+  EXPECT_EQ(Run(redis_.get(), {"GET", "kept"}), "$v");
+  EXPECT_EQ(Run(redis_.get(), {"GET", "gone"}), "(nil)");
+  // Creating the key again works once its marker is gone (CAS on "no message").
+  EXPECT_EQ(Run(redis_.get(), {"SET", "gone", "again", "NX"}), "+OK");
+}
+
+// Two gateways expire keys on one bucket while a native NATS writer overwrites some of them
+// without a TTL: every key that lost its TTL must survive; every other key must go.
+TEST_F(Keyspace, TwoGatewaysAndANativeWriterExpireNothingWrongly) {
+  test_support::Gateway second;
+  test_support::GatewayOptions options;
+  options.binary = test_support::GatewayBinary(RNG_GATEWAY_BIN);
+  options.nats_url = nats_.url();
+  options.bucket = BucketName();
+  test_support::TempDir dir;
+  ASSERT_EQ(second.Start(options, dir.path()), "");
+  RedisPtr other = Connect(second.port());
+  ASSERT_TRUE(other);
+  const int n = 40;
+  for (int i = 0; i < n; ++i) {
+    redisContext* c = i % 2 ? other.get() : redis_.get();
+    ASSERT_EQ(Run(c, {"SET", "e:" + std::to_string(i), "v", "PX", "400"}), "+OK");
+  }
+  // Natively overwrite every fourth key without a deadline, before it expires.
+  for (int i = 0; i < n; i += 4) {
+    ASSERT_EQ(kvStore_PutString(nullptr, kv_, ("e." + std::to_string(i)).c_str(), "native"),
+              NATS_OK);
+  }
+  // Both gateways follow: wait for the expiries, then check natively.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+  for (int i = 0; i < n; ++i) {
+    kvEntry* e = nullptr;
+    natsStatus s = kvStore_Get(&e, kv_, ("e." + std::to_string(i)).c_str());
+    if (i % 4 == 0) {
+      ASSERT_EQ(s, NATS_OK) << "e:" << i << " was overwritten without a TTL and must survive";
+      EXPECT_EQ(std::string(kvEntry_ValueString(e)), "native");
+      kvEntry_Destroy(e);
+    } else {
+      EXPECT_EQ(s, NATS_NOT_FOUND) << "e:" << i << " should have been expired";
+      if (s == NATS_OK) kvEntry_Destroy(e);
+    }
+  }
+  EXPECT_EQ(Run(other.get(), {"DBSIZE"}), ":" + std::to_string(n / 4));
+  EXPECT_EQ(second.Stop(), "exit 0");
+}
+
 }  // namespace
 }  // namespace integration
