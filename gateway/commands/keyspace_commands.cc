@@ -78,13 +78,28 @@ void CmdKeys(Call& call) {
 
 void CmdScan(Call& call) {
   auto opts = std::make_shared<ScanOptions>();
-  // Redis 7.0 parseScanCursorOrReply: an unsigned 64-bit decimal, nothing else.
+  // Redis 7.0 parseScanCursorOrReply uses strtoul: no leading space, an optional sign (a minus
+  // wraps around, so "-1" is the largest cursor), decimal digits to the end, no overflow. An
+  // empty string is cursor 0. Matched on purpose.
   std::string_view cur = call.arg(1);
-  auto [end, ec] = std::from_chars(cur.data(), cur.data() + cur.size(), opts->cursor);
-  if (cur.empty() || ec != std::errc() || end != cur.data() + cur.size()) {
+  bool is_negative = false;
+  std::string_view digits = cur;
+  if (!digits.empty() && (digits[0] == '+' || digits[0] == '-')) {
+    is_negative = digits[0] == '-';
+    digits.remove_prefix(1);
+  }
+  bool is_valid = true;
+  if (!digits.empty()) {
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), opts->cursor);
+    is_valid = ec == std::errc() && end == digits.data() + digits.size();
+  } else {
+    is_valid = cur.empty();  // a lone sign is "no digits": strtoul leaves eptr at the start
+  }
+  if (!is_valid) {
     call.ReplyError("ERR invalid cursor");
     return;
   }
+  if (is_negative) opts->cursor = 0 - opts->cursor;
   ArgParser p(call, 2);
   while (p.HasNext()) {
     if (p.remaining() >= 2 && p.Accept("COUNT")) {
