@@ -62,6 +62,24 @@ constexpr CommandSpec kCommandSubcommands[] = {
      "FILTERBY is not offered (syntax error)."},
 };
 
+constexpr CommandSpec kObjectSubcommands[] = {
+    {"object|encoding", 3, F::kReadOnly, 2, 2, 1, CmdObjectEncoding,
+     "Returns the internal encoding of a Redis object.", "generic", "2.2.3", {}, nullptr,
+     "Strings only: derived from the stored value as SET would encode it (int, embstr, raw); "
+     "an APPEND or SETRANGE result that Redis keeps raw may answer embstr or int."},
+    {"object|freq", 3, F::kReadOnly, 2, 2, 1, CmdObjectFreq,
+     "Returns the logarithmic access frequency counter of a Redis object.", "generic", "4.0.0",
+     {}, nullptr, "There is no LFU policy: an existing key always answers Redis's non-LFU error."},
+    {"object|idletime", 3, F::kReadOnly, 2, 2, 1, CmdObjectIdleTime,
+     "Returns the time since the last access to a Redis object.", "generic", "2.2.3", {},
+     nullptr, "Seconds since the key's last write (its NATS timestamp), not its last access."},
+    {"object|refcount", 3, F::kReadOnly, 2, 2, 1, CmdObjectRefCount,
+     "Returns the reference count of a value of a key.", "generic", "2.2.3", {}, nullptr,
+     "2147483647 for the shared integers 0..9999, else 1, as Redis with no maxmemory."},
+    {"object|help", 2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdObjectHelp,
+     "Returns helpful text about the different subcommands.", "generic", "6.2.0"},
+};
+
 constexpr CommandSpec kFunctionSubcommands[] = {
     {"function|flush", -2, F::kLocal, 0, 0, 0, CmdFunctionFlush,
      "Deletes all libraries and functions.", "scripting", "7.0.0", {}, nullptr,
@@ -226,6 +244,32 @@ constexpr CommandSpec kCommands[] = {
      "were last accessed.",
      "generic", "3.2.1", {}, nullptr,
      "Counts the existing keys only: there is no access time to update (no eviction)."},
+    // key moving and introspection. COPY and MOVE are barriers: they write a key of another
+    // database, which per-key ordering (compared within one database) would not see.
+    {"rename", 3, F::kWrite, 1, 2, 1, CmdRename, "Renames a key and overwrites the destination.",
+     "generic", "1.0.0", {}, nullptr,
+     "Not atomic across keys: writes the destination (value and TTL), then deletes the source "
+     "with CAS; if the source changed in between, the rename still answers OK and the newer "
+     "source value is kept."},
+    {"renamenx", 3, F::kWrite | F::kFast, 1, 2, 1, CmdRenameNx,
+     "Renames a key only when the target key name doesn't exist.", "generic", "1.0.0", {},
+     nullptr,
+     "Not atomic across keys: a CAS create of the destination, then a CAS delete of the source; "
+     "if the source changed in between, it answers 1 and the newer source value is kept."},
+    {"copy", -3, F::kWrite | F::kBarrier, 1, 2, 1, CmdCopy,
+     "Copies the value of a key to a new key.", "generic", "6.2.0", {}, nullptr,
+     "Not atomic across keys: the source is read, then the destination written with CAS on "
+     "the revision read."},
+    {"move", 3, F::kWrite | F::kFast | F::kBarrier, 1, 1, 1, CmdMove,
+     "Moves a key to another database.", "generic", "1.0.0", {}, nullptr,
+     "Not atomic across buckets: a CAS create in the target database's bucket, then a CAS "
+     "delete of the source; if the source changed in between, it answers 1 and keeps it."},
+    {"swapdb", 3, F::kWrite | F::kFast | F::kBarrier, 0, 0, 0, CmdSwapDb,
+     "Swaps two Redis databases.", "server", "4.0.0", {}, nullptr,
+     "Validates its arguments as Redis does, then answers 'ERR SWAPDB is not supported' (each "
+     "database is its own NATS bucket); swapping a database with itself answers OK."},
+    {"object", -2, F::kLocal, 0, 0, 0, ContainerHandler,
+     "A container for object introspection commands.", "generic", "2.2.3", kObjectSubcommands},
     // keyspace-wide
     {"dbsize", 1, F::kReadOnly | F::kFast | F::kBarrier, 0, 0, 0, CmdDbSize,
      "Returns the number of keys in the database.", "server", "1.0.0", {}, nullptr,

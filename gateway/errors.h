@@ -78,4 +78,19 @@ inline std::string UnsupportedOption(std::string_view option) {
   return out;
 }
 
+// Key moving and introspection (Redis 7.0 src/db.c, src/object.c, src/server.c shared.*).
+inline constexpr std::string_view kNoSuchKey = "ERR no such key";
+inline constexpr std::string_view kSameObject = "ERR source and destination objects are the same";
+// getIntFromObjectOrReply without a message, for a value that is a long but not an int.
+inline constexpr std::string_view kIntOutOfRange =
+    "ERR value is out of range, value must between -2147483648 and 2147483647";
+inline constexpr std::string_view kInvalidFirstDb = "ERR invalid first DB index";
+inline constexpr std::string_view kInvalidSecondDb = "ERR invalid second DB index";
+inline constexpr std::string_view kSwapDbUnsupported =
+    "ERR SWAPDB is not supported: each database is its own NATS bucket";
+inline constexpr std::string_view kLfuNotSelected =
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+    "that when switching between policies at runtime LRU and LFU data will take some time to "
+    "adjust.";
+
 }  // namespace gateway::errors

@@ -97,6 +97,20 @@ void CmdKeys(Call& call);
 void CmdScan(Call& call);
 void CmdRandomKey(Call& call);
 
+// key_move_commands.cc
+void CmdRename(Call& call);
+void CmdRenameNx(Call& call);
+void CmdCopy(Call& call);
+void CmdMove(Call& call);
+void CmdSwapDb(Call& call);
+
+// object_commands.cc (subcommands of OBJECT)
+void CmdObjectEncoding(Call& call);
+void CmdObjectFreq(Call& call);
+void CmdObjectIdleTime(Call& call);
+void CmdObjectRefCount(Call& call);
+void CmdObjectHelp(Call& call);
+
 // db_commands.cc
 void CmdFlushDb(Call& call);
 void CmdFlushAll(Call& call);
