@@ -111,8 +111,12 @@ const std::vector<Param>& Params() {
   return *params;
 }
 
+// Redis's stringmatchlen, including its fix for CVE-2022-36021: when the rest of the pattern
+// after a '*' matches at no position of the rest of the string, no earlier '*' can make it match
+// by consuming more, so *skip_longer stops every pending '*' at once. Without it, a pattern like
+// "a*a*a*...*b" backtracks exponentially and a single KEYS would stall the event loop.
 bool GlobMatchImpl(const char* p, const char* pend, const char* s, const char* send,
-                   bool nocase, int depth) {
+                   bool nocase, int depth, bool* skip_longer) {
   if (depth > 1000) return false;  // bounds recursion on hostile patterns
   auto fold = [nocase](char c) {
     return nocase ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : c;
@@ -123,8 +127,10 @@ bool GlobMatchImpl(const char* p, const char* pend, const char* s, const char* s
         while (p + 1 < pend && p[1] == '*') ++p;
         if (p + 1 == pend) return true;
         for (const char* t = s; t <= send; ++t) {
-          if (GlobMatchImpl(p + 1, pend, t, send, nocase, depth + 1)) return true;
+          if (GlobMatchImpl(p + 1, pend, t, send, nocase, depth + 1, skip_longer)) return true;
+          if (*skip_longer) return false;
         }
+        *skip_longer = true;
         return false;
       case '?':
         if (s == send) return false;
@@ -185,8 +191,9 @@ std::optional<int64_t> ParseInt64(std::string_view text) {
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text, bool nocase) {
+  bool skip_longer = false;
   return GlobMatchImpl(pattern.data(), pattern.data() + pattern.size(), text.data(),
-                       text.data() + text.size(), nocase, 0);
+                       text.data() + text.size(), nocase, 0, &skip_longer);
 }
 
 std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,

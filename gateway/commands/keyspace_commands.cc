@@ -44,6 +44,19 @@ void WithSyncedIndex(Call& call, F fn) {
   }));
 }
 
+// The encoded form every key matching `pattern` starts with: the encoding of the pattern's
+// literal prefix (up to its first glob character). The encoding is per byte, except that a
+// trailing ':' ends in "=" for the empty token it opens; "user:" encodes as "user.=" while
+// "user:1" is "user.1", so that final "=" is dropped. Empty: no prefix to check.
+std::string EncodedLiteralPrefix(std::string_view pattern) {
+  size_t n = pattern.find_first_of("*?[\\");
+  std::string_view literal = pattern.substr(0, n);
+  if (literal.empty()) return {};
+  std::string enc = kvmap::EncodeKey(literal);
+  if (enc.size() >= 2 && enc[enc.size() - 1] == '=' && enc[enc.size() - 2] == '.') enc.pop_back();
+  return enc;
+}
+
 struct ScanOptions {
   uint64_t cursor = 0;
   size_t count = 10;
@@ -63,9 +76,13 @@ void CmdDbSize(Call& call) {
 void CmdKeys(Call& call) {
   WithSyncedIndex(call, [](Call& c, const kvmap::KeyspaceIndex& index) {
     std::string_view pattern = c.arg(1);
+    // Only keys with the pattern's literal prefix are decoded and matched (KEYS user:1* does
+    // not decode every key of the database).
+    const std::string prefix = EncodedLiteralPrefix(pattern);
     int64_t now = kvmap::NowUnixMs();
     std::vector<std::string> keys;
     index.ForEach([&](const std::string& encoded, const kvmap::KeyspaceIndex::KeyInfo& info) {
+      if (!prefix.empty() && encoded.compare(0, prefix.size(), prefix) != 0) return;
       if (IsExpired(info, now)) return;
       std::optional<std::string> key = kvmap::DecodeKey(encoded);
       if (key && GlobMatch(pattern, *key, /*nocase=*/false)) keys.push_back(std::move(*key));

@@ -74,6 +74,20 @@ TEST_F(GatewayTest, KeysMatchesGlobsOnDecodedKeysAndSkipsExpiredOnes) {
   EXPECT_EQ(Strings(Run({"keys", "*"})).size(), 5u);
 }
 
+// KEYS checks the pattern's encoded literal prefix before decoding; keys with empty tokens (a
+// trailing, leading or doubled ':') must still match exactly as Redis matches them.
+TEST_F(GatewayTest, KeysLiteralPrefixHandlesEmptyTokens) {
+  WarmUp(Mode::kImmediate);
+  for (const char* k : {"user:", "user:1", "users", ":x", ":", "a::b", "a::", "a:b"}) {
+    Run({"set", k, "v"});
+  }
+  EXPECT_EQ(Strings(Run({"keys", "user:*"})), (std::set<std::string>{"user:", "user:1"}));
+  EXPECT_EQ(Strings(Run({"keys", ":*"})), (std::set<std::string>{":x", ":"}));
+  EXPECT_EQ(Strings(Run({"keys", "a::*"})), (std::set<std::string>{"a::b", "a::"}));
+  EXPECT_EQ(Strings(Run({"keys", "a:*"})), (std::set<std::string>{"a::b", "a::", "a:b"}));
+  EXPECT_EQ(Strings(Run({"keys", "use*"})), (std::set<std::string>{"user:", "user:1", "users"}));
+}
+
 TEST_F(GatewayTest, ScanWalksEveryKeyAndEndsWithCursorZero) {
   WarmUp(Mode::kImmediate);
   for (int i = 0; i < 50; ++i) Run({"set", "k:" + std::to_string(i), "v"});
