@@ -134,7 +134,7 @@ void BucketFollower::OnMessage(const kvmap::NatsOp& op) {
   }
   ++expected_consumer_seq_;
   Apply(op, stream_seq);
-  RunWaiters();
+  if (sid_ != 0) RunWaiters();
 }
 
 void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
@@ -145,8 +145,20 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
   key.remove_prefix(prefix);
   std::string_view operation = kvmap::FindHeaderValue(op.headers, kvmap::kHdrKvOperation);
   if (operation == "PURGE" && kvmap::FindHeaderValue(op.headers, "Nats-Rollup") == "all") {
-    index_.ApplyFlush(stream_seq);
-    markers_.clear();  // the rollup removed them already
+    index_.ApplyFlush(stream_seq);  // a rollup written by another client
+    markers_.clear();
+  } else if (operation == "PURGE" && key == kvmap::kFlushKey) {
+    if (stream_seq > last_flush_seq_) {
+      // FLUSHDB purged the stream, then wrote this marker. Puts that landed between the purge
+      // and the marker are still in the stream, so rebuild from its start rather than clear:
+      // the replay skips this marker (no longer newer) and re-applies exactly what remains.
+      last_flush_seq_ = stream_seq;
+      index_.Reset();
+      markers_.clear();
+      Start(stream_seq);
+      return;
+    }
+    index_.ApplyDelete(key, stream_seq);  // a flush already handled: only advance
   } else if (operation == "DEL" || operation == "PURGE") {
     index_.ApplyDelete(key, stream_seq);
     markers_.push_back(Marker{kvmap::NowUnixMs(), std::string(key), stream_seq});

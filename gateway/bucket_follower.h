@@ -91,6 +91,7 @@ class BucketFollower {
   std::string deliver_subject_;
   uint64_t expected_consumer_seq_ = 1;
   uint64_t start_target_ = 0;  // the stream's last sequence when the follower started
+  uint64_t last_flush_seq_ = 0;  // the newest flush marker handled (replays skip it)
   int64_t last_activity_ms_ = 0;
   uint64_t restarts_ = 0;
   uint64_t markers_purged_ = 0;

@@ -624,7 +624,6 @@ void NatsWireBackend::Write(const kvmap::WriteRequest& request, kvmap::WriteCall
     headers.emplace_back("Nats-Rollup", "sub");
   } else if (request.op == kvmap::EntryOp::kFlush) {
     headers.emplace_back("KV-Operation", "PURGE");
-    headers.emplace_back("Nats-Rollup", "all");
   }
   if (request.expected_revision) {
     headers.emplace_back("Nats-Expected-Last-Subject-Sequence",
@@ -800,6 +799,23 @@ void NatsWireBackend::WhenSynced(const std::string& bucket,
     }
   });
   *is_inline = false;
+}
+
+void NatsWireBackend::PurgeBucket(const std::string& bucket, kvmap::BucketCallback cb) {
+  ApiRequest("$JS.API.STREAM.PURGE.KV_" + bucket, "{}",
+             [cb = std::move(cb)](KvStatus st, int, std::string_view answer) {
+               if (st != KvStatus::kOk) {
+                 cb(st, "stream purge failed");
+                 return;
+               }
+               if (auto err = kvmap::ParseJsApiError(answer)) {
+                 cb(err->err_code == kvmap::kJsErrStreamNotFound ? KvStatus::kNotFound
+                                                                 : KvStatus::kInternal,
+                    err->description);
+                 return;
+               }
+               cb(KvStatus::kOk, {});
+             });
 }
 
 }  // namespace gateway

@@ -69,6 +69,7 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
   void Write(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) override;
   void EnsureBucket(const std::string& bucket, kvmap::BucketCallback cb) override;
   bool IsBucketReady(const std::string& bucket) const override;
+  void PurgeBucket(const std::string& bucket, kvmap::BucketCallback cb) override;
   const kvmap::KeyspaceIndex* Keyspace(const std::string& bucket) override;
   void WhenSynced(const std::string& bucket, std::function<void(kvmap::KvStatus)> cb) override;
   // Followers by bucket (for INFO).

@@ -230,8 +230,6 @@ WriteResult FakeKvBackend::ApplyWrite(const WriteRequest& request) {
     return mismatch;
   }
 
-  // A flush (rollup of the whole stream) leaves its marker as the bucket's only entry.
-  if (request.op == EntryOp::kFlush) store_[std::string(request.bucket)].clear();
   Entry entry;
   entry.key = request.key;
   if (request.op == EntryOp::kPut) entry.value = request.value;

@@ -53,6 +53,11 @@ class FakeKvBackend : public KvBackend {
     executor_->Post([cb = std::move(cb), st] { cb(st, {}); });
   }
   bool IsBucketReady(const std::string& bucket) const override { return is_connected_; }
+  void PurgeBucket(const std::string& bucket, BucketCallback cb) override {
+    KvStatus st = is_connected_ ? KvStatus::kOk : KvStatus::kUnavailable;
+    if (is_connected_) store_.erase(bucket);
+    executor_->Post([cb = std::move(cb), st] { cb(st, {}); });
+  }
   // An index kept from every applied write, as a follower would (in the same order).
   const KeyspaceIndex* Keyspace(const std::string& bucket) override { return &indexes_[bucket]; }
   void WhenSynced(const std::string& bucket, std::function<void(KvStatus)> cb) override {

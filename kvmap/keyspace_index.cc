@@ -85,6 +85,14 @@ void KeyspaceIndex::ApplyFlush(uint64_t seq) {
   expires_ = 0;
 }
 
+void KeyspaceIndex::Reset() {
+  groups_.clear();
+  heap_ = {};
+  applied_ = 0;
+  size_ = 0;
+  expires_ = 0;
+}
+
 uint64_t KeyspaceIndex::Scan(
     uint64_t cursor, size_t count,
     const std::function<void(const std::string& key, const KeyInfo& info)>& fn) const {

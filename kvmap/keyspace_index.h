@@ -43,6 +43,8 @@ class KeyspaceIndex {
   void ApplyDelete(std::string_view key, uint64_t seq);
   // A rollup of the whole bucket (FLUSHDB): every key is gone.
   void ApplyFlush(uint64_t seq);
+  // Forgets everything, the applied sequence included (before a replay from the stream start).
+  void Reset();
 
   // The stream sequence of the last message applied.
   uint64_t applied_sequence() const { return applied_; }

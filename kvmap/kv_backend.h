@@ -58,9 +58,10 @@ bool IsWritableHeader(std::string_view name);
 // Returns the value of `name` in `headers`, or nullopt.
 std::optional<std::string_view> FindHeader(const Headers& headers, std::string_view name);
 
-// kPurge removes the key's history (KV-Operation: PURGE, Nats-Rollup: sub). kFlush empties the
-// whole bucket: a PURGE marker with Nats-Rollup: all, written on an internal key, which the
-// stream keeps as its only message (FLUSHDB; every follower and watcher sees it in order).
+// kPurge removes the key's history (KV-Operation: PURGE, Nats-Rollup: sub). kFlush is the flush
+// marker FLUSHDB writes on an internal key right after purging the whole stream (PurgeBucket):
+// a PURGE marker that tells followers to rebuild their index (docs/design.md explains why this
+// is not a Nats-Rollup: all message on nats-server 2.9).
 enum class EntryOp : uint8_t { kPut, kDelete, kPurge, kFlush };
 
 // The internal key the flush marker is written on (never a Redis key: see key_codec.h).
@@ -129,6 +130,10 @@ class KvBackend {
   virtual void EnsureBucket(const std::string& bucket, BucketCallback cb) = 0;
   // True when `bucket` is known to exist on the current connection (no round trip needed).
   virtual bool IsBucketReady(const std::string& bucket) const = 0;
+
+  // Removes every message of `bucket`'s stream ($JS.API.STREAM.PURGE). kNotFound when the
+  // stream does not exist. Posted or later, never inline.
+  virtual void PurgeBucket(const std::string& bucket, BucketCallback cb) = 0;
 
   // The live-key index of `bucket`, kept by the bucket follower (DESIGN.md decision 5), or
   // nullptr when no follower runs for it yet (or this backend has none). Valid until the next

@@ -190,6 +190,40 @@ KvStatus NatsKvBackend::EnsureBucketNow(const std::string& bucket, std::string* 
   return st;
 }
 
+void NatsKvBackend::PurgeBucket(const std::string& bucket, BucketCallback cb) {
+  std::lock_guard<std::mutex> lock(manager_mu_);
+  bucket_jobs_.push_back(BucketJob{bucket, std::move(cb), /*is_purge=*/true});
+  manager_cv_.notify_all();
+}
+
+KvStatus NatsKvBackend::PurgeBlocking(const std::string& bucket, std::string* detail) {
+  std::shared_ptr<Connection> conn;
+  {
+    std::lock_guard<std::mutex> lock(conn_mu_);
+    conn = conn_;
+  }
+  if (!conn) {
+    *detail = "not connected to NATS";
+    return KvStatus::kUnavailable;
+  }
+  natsMsg* reply = nullptr;
+  std::string subject = "$JS.API.STREAM.PURGE.KV_" + bucket;
+  natsStatus s = natsConnection_Request(&reply, conn->nc, subject.c_str(), "{}", 2,
+                                        options_.op_timeout_ms);
+  if (s != NATS_OK) {
+    *detail = std::string("stream purge failed: ") + natsStatus_GetText(s);
+    return s == NATS_TIMEOUT ? KvStatus::kOutcomeUnknown : KvStatus::kUnavailable;
+  }
+  const char* data = natsMsg_GetData(reply);
+  std::string answer(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(reply)));
+  natsMsg_Destroy(reply);
+  if (auto err = ParseJsApiError(answer)) {
+    *detail = err->description;
+    return err->err_code == kJsErrStreamNotFound ? KvStatus::kNotFound : KvStatus::kInternal;
+  }
+  return KvStatus::kOk;
+}
+
 bool NatsKvBackend::IsBucketReady(const std::string& bucket) const {
   std::lock_guard<std::mutex> lock(manager_mu_);
   return ready_buckets_.count(bucket) != 0;
@@ -334,7 +368,6 @@ void NatsKvBackend::Write(const WriteRequest& request, WriteCallback cb) {
     if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Rollup", "sub");
   } else if (s == NATS_OK && request.op == EntryOp::kFlush) {
     s = natsMsgHeader_Set(msg, "KV-Operation", "PURGE");
-    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Rollup", "all");
   }
   if (s == NATS_OK && request.expected_revision.has_value()) {
     char rev[32];
@@ -653,6 +686,11 @@ void NatsKvBackend::ManagerMain() {
     }
     for (BucketJob& job : jobs) {
       std::string detail;
+      if (job.is_purge) {
+        KvStatus st = PurgeBlocking(job.bucket, &detail);
+        executor_->Post([cb = std::move(job.cb), st, detail] { cb(st, detail); });
+        continue;
+      }
       KvStatus st = EnsureBucketBlocking(job.bucket, &detail);
       if (st == KvStatus::kOk) {
         std::lock_guard<std::mutex> lock(manager_mu_);

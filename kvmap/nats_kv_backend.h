@@ -87,6 +87,8 @@ class NatsKvBackend : public KvBackend {
   // loop thread. Answers at once (posted) when the bucket is already known to exist.
   void EnsureBucket(const std::string& bucket, BucketCallback cb) override;
   bool IsBucketReady(const std::string& bucket) const override;
+  // Blocking JetStream request on the manager thread, like bucket creation.
+  void PurgeBucket(const std::string& bucket, BucketCallback cb) override;
   // The nats.c backend runs no bucket follower: keyspace-wide commands need --nats-client wire.
   const KeyspaceIndex* Keyspace(const std::string& bucket) override { return nullptr; }
   void WhenSynced(const std::string& bucket, std::function<void(KvStatus)> cb) override {
@@ -123,6 +125,7 @@ class NatsKvBackend : public KvBackend {
   struct BucketJob {
     std::string bucket;
     BucketCallback cb;
+    bool is_purge = false;  // PurgeBucket instead of EnsureBucket
   };
 
   // nats.c callbacks (nats.c threads).
@@ -134,6 +137,7 @@ class NatsKvBackend : public KvBackend {
   bool Connect();                        // manager thread
   void DropConnection();                 // manager thread
   KvStatus EnsureBucketBlocking(const std::string& bucket, std::string* detail);
+  KvStatus PurgeBlocking(const std::string& bucket, std::string* detail);
   void SweepOverdue();                   // manager thread
   // Removes every pending op of `generation` and fails it. Any thread.
   void FailGeneration(uint64_t generation, bool is_disconnect);

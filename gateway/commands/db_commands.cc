@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Database-wide commands. FLUSHDB writes one flush marker (KV-Operation: PURGE with
-// Nats-Rollup: all) into the database's bucket: the stream drops every earlier message and
-// keeps the marker, so followers and native watchers see the flush in order (DESIGN.md, keyspace
-// issue). FLUSHALL does the same for every database bucket; a bucket that does not exist has
-// nothing to flush. Both are barriers: they run after the connection's earlier commands and
-// before its later ones. ASYNC and SYNC behave alike (the rollup is one write).
+// Database-wide commands. FLUSHDB purges the database's stream, then writes a flush marker
+// (KV-Operation: PURGE on an internal key) that tells every follower to rebuild its index from
+// the purged stream. DESIGN.md planned one Nats-Rollup: all message instead; on nats-server
+// 2.9.10 that rollup breaks the file store's per-subject lookups when the stream spans several
+// blocks (a later put on an old key is then invisible to direct gets, and a CAS on 0 wrongly
+// succeeds), while a full purge does not (docs/design.md). FLUSHALL does the same for every
+// database bucket; a bucket that does not exist has nothing to flush. Both are barriers: they
+// run after the connection's earlier commands and before its later ones. ASYNC and SYNC behave
+// alike.
 #include <memory>
 
 #include "gateway/arg_parser.h"
@@ -35,25 +38,36 @@ struct FlushFanOut {
 void FlushBuckets(Call& call, int first_db, int last_db) {
   auto fan = std::make_shared<FlushFanOut>();
   fan->outstanding = static_cast<size_t>(last_db - first_db + 1);
+  auto done = [fan](Call& c, KvStatus st, const std::string& detail) {
+    // kNotFound: the bucket does not exist, so it is already empty.
+    if (st != KvStatus::kOk && st != KvStatus::kNotFound && fan->error == KvStatus::kOk) {
+      fan->error = st;
+      fan->detail = detail;
+    }
+    if (--fan->outstanding > 0) return;
+    if (fan->error != KvStatus::kOk) {
+      c.ReplyKvError(fan->error, fan->detail);
+    } else {
+      c.ReplyOk();
+    }
+  };
   for (int db = first_db; db <= last_db; ++db) {
-    kvmap::WriteRequest w;
-    w.bucket = call.server().BucketFor(db);
-    w.key = kvmap::kFlushKey;
-    w.op = kvmap::EntryOp::kFlush;
-    call.backend().Write(w, call.Bind<kvmap::WriteResult>([fan](Call& c, kvmap::WriteResult r) {
-      // kNotFound: the bucket does not exist, so it is already empty.
-      if (r.status != KvStatus::kOk && r.status != KvStatus::kNotFound &&
-          fan->error == KvStatus::kOk) {
-        fan->error = r.status;
-        fan->detail = r.detail;
-      }
-      if (--fan->outstanding > 0) return;
-      if (fan->error != KvStatus::kOk) {
-        c.ReplyKvError(fan->error, fan->detail);
-      } else {
-        c.ReplyOk();
-      }
-    }));
+    const std::string& bucket = call.server().BucketFor(db);
+    call.backend().PurgeBucket(
+        bucket, call.Bind<KvStatus, std::string>([done, &bucket](Call& c, KvStatus st,
+                                                                  std::string detail) {
+          if (st != KvStatus::kOk) {
+            done(c, st, detail);
+            return;
+          }
+          kvmap::WriteRequest w;
+          w.bucket = bucket;
+          w.key = kvmap::kFlushKey;
+          w.op = kvmap::EntryOp::kFlush;
+          c.backend().Write(w, c.Bind<kvmap::WriteResult>([done](Call& c2, kvmap::WriteResult r) {
+            done(c2, r.status, r.detail);
+          }));
+        }));
   }
 }
 
