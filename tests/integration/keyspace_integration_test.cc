@@ -130,6 +130,36 @@ TEST_F(Keyspace, KeysWrittenAfterAFlushOfALargeStreamStayVisible) {
   EXPECT_EQ(Run(redis_.get(), {"DBSIZE"}), ":1");
 }
 
+// A key whose deadline passes while no gateway runs is expired by the next gateway that follows
+// the bucket: it replays the bucket, finds the deadline in its index, and deletes the key.
+TEST_F(Keyspace, ExpiryContinuesAcrossAGatewayRestart) {
+  ASSERT_EQ(Run(redis_.get(), {"SET", "later", "v", "PX", "500"}), "+OK");
+  redis_.reset();
+  ASSERT_EQ(gateway_.Stop(), "exit 0");
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // past the deadline
+  kvEntry* e = nullptr;
+  ASSERT_EQ(kvStore_Get(&e, kv_, "later"), NATS_OK) << "nobody should have expired it yet";
+  kvEntry_Destroy(e);
+
+  test_support::Gateway next;
+  test_support::GatewayOptions options;
+  options.binary = test_support::GatewayBinary(RNG_GATEWAY_BIN);
+  options.nats_url = nats_.url();
+  options.bucket = BucketName();
+  test_support::TempDir dir;
+  ASSERT_EQ(next.Start(options, dir.path()), "");
+  int64_t deadline = test_support::MonotonicMs() + 2000;
+  natsStatus s = NATS_OK;
+  while (test_support::MonotonicMs() < deadline) {
+    s = kvStore_Get(&e, kv_, "later");
+    if (s == NATS_NOT_FOUND) break;
+    if (s == NATS_OK) kvEntry_Destroy(e);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(s, NATS_NOT_FOUND) << "the restarted gateway did not expire the key";
+  EXPECT_EQ(next.Stop(), "exit 0");
+}
+
 TEST_F(Keyspace, DbsizeRightAfterPsetexOnTheSameConnectionCountsTheKey) {
   // Pipelined: the DBSIZE is sent before the PSETEX is acknowledged.
   ASSERT_EQ(Append(redis_.get(), {"PSETEX", "p", "100000", "v"}), REDIS_OK);
