@@ -114,7 +114,7 @@ constexpr CommandSpec kCommands[] = {
     {"info", -1, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdInfo,
      "Returns information and statistics about the server.", "server", "1.0.0", {}, nullptr,
      "Reports redis_version 7.0.15 and loading:0; memory figures are the gateway's RSS; adds "
-     "nats_* fields to stats; keyspace is empty until the bucket follower exists."},
+     "nats_* fields to stats; keyspace lists databases whose bucket follower runs."},
     {"config", -2, F::kLocal, 0, 0, 0, ContainerHandler, "A container for server configuration commands.",
      "server", "2.0.0", kConfigSubcommands},
     {"command", -1, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdCommand,
@@ -132,8 +132,8 @@ constexpr CommandSpec kCommands[] = {
     {"set", -3, F::kWrite, 1, 1, 1, CmdSet,
      "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
      "string", "1.0.0", {}, SetAccess,
-     "A key's TTL is enforced lazily on read; nothing removes an expired key from the bucket "
-     "yet (active expiry comes with the keyspace issue)."},
+     "A TTL is a header of the value, checked on read; the bucket follower deletes expired keys "
+     "from the bucket within about a second."},
     {"setnx", 3, F::kWrite | F::kFast, 1, 1, 1, CmdSetNx,
      "Set the string value of a key only when the key doesn't exist.", "string", "1.0.0"},
     {"setex", 4, F::kWrite, 1, 1, 1, CmdSetEx,
