@@ -46,85 +46,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
+import parity_lib  # noqa: E402
+from parity_lib import C, INTEGER, Pipe, Raw, Sleep, Window, mask_hello  # noqa: E402,F401
 
 PREFIX = "ps:"
-
-
-class C:
-    """One command as a multibulk request; reads one reply."""
-
-    def __init__(self, *args):
-        self.args = args
-
-    def run(self, conn):
-        conn.send(harness.encode_command(self.args))
-        return conn.read_reply()
-
-    def keys(self):
-        return [a for a in self.args if isinstance(a, str) and a.startswith(PREFIX)]
-
-    def __repr__(self):
-        text = " ".join(a if isinstance(a, str) else repr(a) for a in self.args)
-        return text if len(text) < 200 else text[:200] + "..."
-
-
-class Pipe:
-    """Several commands sent in one write; reads all their replies."""
-
-    def __init__(self, *commands):
-        self.commands = commands
-
-    def run(self, conn):
-        conn.send(b"".join(harness.encode_command(c) for c in self.commands))
-        return b"".join(conn.read_reply() for _ in self.commands)
-
-    def keys(self):
-        return [a for c in self.commands for a in c
-                if isinstance(a, str) and a.startswith(PREFIX)]
-
-    def __repr__(self):
-        return "pipeline of %d: %s ..." % (len(self.commands), " ".join(self.commands[0]))
-
-
-class Raw:
-    """Raw bytes (inline commands); reads `replies` replies."""
-
-    def __init__(self, data, replies=1, keys=()):
-        self.data, self.replies, self._keys = data, replies, list(keys)
-
-    def run(self, conn):
-        conn.send(self.data)
-        return b"".join(conn.read_reply() for _ in range(self.replies))
-
-    def keys(self):
-        return self._keys
-
-    def __repr__(self):
-        return "raw %r" % self.data[:60]
-
-
-class Sleep:
-    """Waits; replies nothing (the same empty bytes on both servers)."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-
-    def run(self, conn):
-        time.sleep(self.seconds)
-        return b""
-
-    def keys(self):
-        return []
-
-    def __repr__(self):
-        return "sleep %.1f" % self.seconds
-
-
-HELLO_ID = re.compile(rb"(\$2\r\nid\r\n):\d+\r\n")
-
-
-def mask_hello(r, g):
-    return HELLO_ID.sub(rb"\1:<id>\r\n", r), HELLO_ID.sub(rb"\1:<id>\r\n", g)
 
 
 I64_MAX = "9223372036854775807"
@@ -766,92 +691,9 @@ def cases():
     return out
 
 
-def run_case(port, steps):
-    conn = harness.RawConn(port)
-    try:
-        return [step.run(conn) for step in steps]
-    finally:
-        conn.close()
-
-
-def cleanup(port, steps):
-    """Deletes every key the case named (one DEL per key: not compared, errors ignored)."""
-    names = []
-    for step in steps:
-        for key in step.keys():
-            if key not in names:
-                names.append(key)
-    if not names:
-        return
-    conn = harness.RawConn(port)
-    try:
-        conn.send(b"".join(harness.encode_command(["DEL", key]) for key in names))
-        for _ in names:
-            conn.read_reply()
-    finally:
-        conn.close()
-
-
 def main():
-    only = sys.argv[1:]  # optional case names (substring match) for local runs
-    with harness.Stack(prefix="rng-parity-str-") as stack:
-        if harness.find_binary("REDIS_SERVER_BIN", "redis-server") is None:
-            stack.close()
-            harness.skip_or_fail("redis-server not found; set REDIS_SERVER_BIN")
-        redis_port = stack.start_redis()
-        gateway_port = stack.start_gateway("parity-strings")
-        passed = failed = 0
-        known_divergences = []
-        for name, steps, mask, known in cases():
-            if only and not any(o in name for o in only):
-                continue
-            try:
-                want = run_case(redis_port, steps)
-                got = run_case(gateway_port, steps)
-            except OSError as e:
-                print("FAIL %s: %s" % (name, e))
-                failed += 1
-                continue
-            finally:
-                for port in (redis_port, gateway_port):
-                    try:
-                        cleanup(port, steps)
-                    except OSError:
-                        pass
-            diffs = []
-            for i, (step, r, g) in enumerate(zip(steps, want, got)):
-                if mask is not None:
-                    r, g = mask(r, g)
-                if r != g:
-                    diffs.append("  step %d (%r):\n    redis:   %r\n    gateway: %r"
-                                 % (i + 1, step, r[:400], g[:400]))
-            if known is not None:
-                # Strict: a documented divergence that no longer diverges must be taken off
-                # the list (and the documentation), so it fails.
-                if diffs:
-                    known_divergences.append(name)
-                    print("KNOWN %s (%s)\n%s" % (name, known, "\n".join(diffs)))
-                else:
-                    failed += 1
-                    print("FAIL %s: matches redis now; remove known= (%s)" % (name, known))
-            elif diffs:
-                failed += 1
-                print("FAIL %s\n%s" % (name, "\n".join(diffs)))
-            else:
-                passed += 1
-                print("PASS %s" % name)
-        if failed:
-            stack.dump_logs()
-        problems = stack.close()
-        for p in problems:
-            print("FAIL gateway_clean_shutdown: %s" % p)
-        failed += 1 if problems else 0
-        passed += 0 if problems else 1
-        if known_divergences:
-            print("%d documented divergence(s), not counted: %s"
-                  % (len(known_divergences), ", ".join(known_divergences)))
-        print("%d passed, %d failed" % (passed, failed))
-        return 1 if failed else 0
+    parity_lib.set_prefix(PREFIX)
+    return parity_lib.run(cases, "rng-parity-str-", "parity-strings")
 
 
 if __name__ == "__main__":
