@@ -39,106 +39,10 @@ DATA_SIZE="${DATA_SIZE:-16}"
 PY=/usr/bin/python3
 HOST=127.0.0.1
 
-log() { printf 'keyspace: %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
-((PICKS > 0 && NKEYS % PICKS == 0)) || die "PICKS ($PICKS) must divide KEYS ($NKEYS)"
-
-# --- binaries ------------------------------------------------------------------------------------
-if [[ -z "${GATEWAY_BIN:-}" ]]; then
-  GATEWAY_BIN="$ROOT/build/release/gateway/redis-nats-gateway"
-  if [[ ! -x "$GATEWAY_BIN" ]]; then
-    BUILD="$ROOT/build/release"
-    mkdir -p "$BUILD"
-    log "building the gateway (Release, build/release)"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DRNG_BUILD_TESTS=OFF \
-      -DRNG_BUILD_BENCH=OFF >"$BUILD/configure.log" 2>&1 ||
-      { cat "$BUILD/configure.log" >&2; die "cmake configure failed"; }
-    cmake --build "$BUILD" --target redis-nats-gateway -j "$(nproc)" >"$BUILD/build.log" 2>&1 ||
-      { tail -n 100 "$BUILD/build.log" >&2; die "build failed (build/release/build.log)"; }
-  fi
-fi
-[[ -x "$GATEWAY_BIN" ]] || die "gateway binary not found: $GATEWAY_BIN"
-NATS_SERVER_BIN="${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
-REDIS_SERVER_BIN="${REDIS_SERVER_BIN:-$(command -v redis-server || true)}"
-for b in "$NATS_SERVER_BIN" "$REDIS_SERVER_BIN" redis-cli "$PY"; do
-  command -v "$b" >/dev/null 2>&1 || die "missing $b (run scripts/deps.sh)"
-done
-
-# --- processes and cleanup -----------------------------------------------------------------------
-TMP="$(mktemp -d -t rng-keyspace.XXXXXX)"
-PIDS=() # started by us, stopped in reverse order
-CLI_PID=
-
-cleanup() {
-  local rc=$? i pid
-  trap - EXIT INT TERM
-  [[ -n "$CLI_PID" ]] && kill -TERM "$CLI_PID" 2>/dev/null
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    pid="${PIDS[i]}"
-    kill -TERM "$pid" 2>/dev/null || continue
-    for _ in $(seq 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ "${KEEP_TMP:-0}" == 1 ]]; then
-    log "kept $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_until() {
-  local deadline=$((SECONDS + $1)) what="$2" pid="$3"
-  shift 3
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || die "$what exited during start-up (logs in $TMP)"
-    ((SECONDS < deadline)) || die "$what not ready within the deadline (logs in $TMP)"
-    sleep 0.05
-  done
-}
-
-pings() { [[ "$(redis-cli -h "$HOST" -p "$1" PING 2>/dev/null)" == PONG ]]; }
-
-REDIS_PORT="$(free_port)"
-mkdir -p "$TMP/redis"
-"$REDIS_SERVER_BIN" --bind "$HOST" --port "$REDIS_PORT" --save '' --appendonly no \
-  --dir "$TMP/redis" --daemonize no --protected-mode yes --logfile "$TMP/redis.log" &
-PIDS+=($!)
-wait_until 10 redis-server "${PIDS[-1]}" pings "$REDIS_PORT"
-
-mkdir -p "$TMP/nats"
-"$NATS_SERVER_BIN" -a "$HOST" -p -1 -js -sd "$TMP/nats/js" --ports_file_dir "$TMP/nats" \
-  >"$TMP/nats.log" 2>&1 &
-NATS_PID=$!
-PIDS+=("$NATS_PID")
-NATS_PORTS="$TMP/nats/nats-server_$NATS_PID.ports"
-wait_until 10 nats-server "$NATS_PID" test -s "$NATS_PORTS"
-NATS_URL="$(sed -E 's/.*"nats":\["([^"]+)".*/\1/' "$NATS_PORTS")"
-[[ "$NATS_URL" == nats://127.0.0.1:* ]] ||
-  die "unexpected nats-server ports file: $(cat "$NATS_PORTS")"
-
-GW_PORT_FILE="$TMP/gateway.port"
-# shellcheck disable=SC2086 # GATEWAY_ARGS is a list of flags, split on purpose
-"$GATEWAY_BIN" --bind "$HOST" --port 0 --port-file "$GW_PORT_FILE" --nats "$NATS_URL" \
-  --data-dir "$TMP/gateway" --bucket keyspace ${GATEWAY_ARGS:-} >"$TMP/gateway.log" 2>&1 &
-PIDS+=($!)
-wait_until 20 gateway "${PIDS[-1]}" test -s "$GW_PORT_FILE"
-GW_PORT="$(head -n 1 "$GW_PORT_FILE" | tr -d '[:space:]')"
-wait_until 10 gateway "${PIDS[-1]}" pings "$GW_PORT"
+E2E_NAME=keyspace
+E2E_BUCKET=keyspace
+# shellcheck source=bench/e2e/common.sh
+source "$ROOT/bench/e2e/common.sh"
 
 # --- load ----------------------------------------------------------------------------------------
 # The same RESP stream for both targets.
@@ -203,9 +107,9 @@ timed() {
   t0=$(stamp)
   # In the background so that a signal runs the cleanup trap at once.
   redis-cli -h "$HOST" -p "$port" "$@" >"$out" 2>"$TMP/cli.err" &
-  CLI_PID=$!
-  wait "$CLI_PID" || { cat "$TMP/cli.err" >&2; die "redis-cli $* failed against $target"; }
-  CLI_PID=
+  CHILD_PID=$!
+  wait "$CHILD_PID" || { cat "$TMP/cli.err" >&2; die "redis-cli $* failed against $target"; }
+  CHILD_PID=
   t1=$(stamp)
   lines=$(wc -l <"$out")
   distinct=$(sort -u "$out" | wc -l)

@@ -36,109 +36,11 @@ TESTS="${TESTS:-set,get}"
 PY=/usr/bin/python3
 HOST=127.0.0.1
 
-log() { printf 'e2e: %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
-
-# --- binaries ------------------------------------------------------------------------------------
-if [[ -z "${GATEWAY_BIN:-}" ]]; then
-  "$ROOT/scripts/deps.sh"
-  BUILD="$ROOT/build/release"
-  mkdir -p "$BUILD"
-  log "building the gateway (Release, build/release)"
-  # Same cache options as run.sh, so the two never force each other to reconfigure.
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DRNG_BUILD_TESTS=OFF \
-    -DRNG_BUILD_BENCH=OFF >"$BUILD/configure.log" 2>&1 ||
-    { cat "$BUILD/configure.log" >&2; die "cmake configure failed"; }
-  cmake --build "$BUILD" --target redis-nats-gateway -j "$(nproc)" >"$BUILD/build.log" 2>&1 ||
-    { tail -n 100 "$BUILD/build.log" >&2; die "build failed (build/release/build.log)"; }
-  GATEWAY_BIN="$BUILD/gateway/redis-nats-gateway"
-fi
-[[ -x "$GATEWAY_BIN" ]] || die "gateway binary not found: $GATEWAY_BIN"
-NATS_SERVER_BIN="${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
-REDIS_SERVER_BIN="${REDIS_SERVER_BIN:-$(command -v redis-server || true)}"
-for b in "$NATS_SERVER_BIN" "$REDIS_SERVER_BIN" redis-benchmark redis-cli "$PY"; do
-  command -v "$b" >/dev/null 2>&1 || die "missing $b (run scripts/deps.sh)"
-done
-
-# --- processes and cleanup -----------------------------------------------------------------------
-TMP="$(mktemp -d -t rng-e2e.XXXXXX)"
-PIDS=() # started by us, stopped in reverse order
-BENCH_PID=
-
-cleanup() {
-  local rc=$? i pid
-  trap - EXIT INT TERM
-  [[ -n "$BENCH_PID" ]] && kill -TERM "$BENCH_PID" 2>/dev/null
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    pid="${PIDS[i]}"
-    kill -TERM "$pid" 2>/dev/null || continue
-    for _ in $(seq 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ "${KEEP_TMP:-0}" == 1 ]]; then
-    log "kept $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_until <seconds> <what> <pid> <command...>: polls the command until it succeeds; fails if
-# the deadline passes or the process dies first.
-wait_until() {
-  local deadline=$((SECONDS + $1)) what="$2" pid="$3"
-  shift 3
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || die "$what exited during start-up (logs in $TMP)"
-    ((SECONDS < deadline)) || die "$what not ready within the deadline (logs in $TMP)"
-    sleep 0.05
-  done
-}
-
-pings() { [[ "$(redis-cli -h "$HOST" -p "$1" PING 2>/dev/null)" == PONG ]]; }
-
-# redis-server: no persistence, loopback only.
-REDIS_PORT="$(free_port)"
-mkdir -p "$TMP/redis"
-"$REDIS_SERVER_BIN" --bind "$HOST" --port "$REDIS_PORT" --save '' --appendonly no \
-  --dir "$TMP/redis" --daemonize no --protected-mode yes --logfile "$TMP/redis.log" &
-PIDS+=($!)
-wait_until 10 redis-server "${PIDS[-1]}" pings "$REDIS_PORT"
-
-# nats-server with JetStream on a port it picks; the ports file says which.
-mkdir -p "$TMP/nats"
-"$NATS_SERVER_BIN" -a "$HOST" -p -1 -js -sd "$TMP/nats/js" --ports_file_dir "$TMP/nats" \
-  >"$TMP/nats.log" 2>&1 &
-NATS_PID=$!
-PIDS+=("$NATS_PID")
-NATS_PORTS="$TMP/nats/nats-server_$NATS_PID.ports"
-wait_until 10 nats-server "$NATS_PID" test -s "$NATS_PORTS"
-NATS_URL="$(sed -E 's/.*"nats":\["([^"]+)".*/\1/' "$NATS_PORTS")"
-[[ "$NATS_URL" == nats://127.0.0.1:* ]] ||
-  die "unexpected nats-server ports file: $(cat "$NATS_PORTS")"
-
-# the gateway, against that nats-server.
-GW_PORT_FILE="$TMP/gateway.port"
-"$GATEWAY_BIN" --bind "$HOST" --port 0 --port-file "$GW_PORT_FILE" --nats "$NATS_URL" \
-  --data-dir "$TMP/gateway" --bucket e2e ${GATEWAY_ARGS:-} >"$TMP/gateway.log" 2>&1 &
-PIDS+=($!)
-wait_until 20 gateway "${PIDS[-1]}" test -s "$GW_PORT_FILE"
-GW_PORT="$(head -n 1 "$GW_PORT_FILE" | tr -d '[:space:]')"
-wait_until 10 gateway "${PIDS[-1]}" pings "$GW_PORT"
+E2E_NAME=e2e
+E2E_BUCKET=e2e
+E2E_TOOLS=redis-benchmark
+# shellcheck source=bench/e2e/common.sh
+source "$ROOT/bench/e2e/common.sh"
 
 # Sanity: a benchmark against a target that answers errors would report nonsense speeds.
 for port in "$REDIS_PORT" "$GW_PORT"; do
@@ -180,9 +82,9 @@ bench() {
   # after redis-benchmark finishes.
   redis-benchmark -h "$HOST" -p "$port" -t "$TESTS" -c "$clients" -P 1 -n "$n" \
     -d "$DATA_SIZE" "${random_keys[@]}" -e --csv >"$out" 2>>"$TMP/redis-benchmark.err" &
-  BENCH_PID=$!
-  wait "$BENCH_PID" || die "redis-benchmark failed against $name (see $TMP/redis-benchmark.err)"
-  BENCH_PID=
+  CHILD_PID=$!
+  wait "$CHILD_PID" || die "redis-benchmark failed against $name (see $TMP/redis-benchmark.err)"
+  CHILD_PID=
   if grep -q -v '^"' "$out"; then
     grep -v '^"' "$out" | head -n 3 >&2
     die "$name answered errors during the benchmark"
