@@ -42,19 +42,6 @@ namespace {
 
 using kvmap::KvStatus;
 
-RmwDecision ErrorDecision(std::string_view text) {
-  RmwDecision d;
-  d.kind = RmwDecision::Kind::kError;
-  d.error = std::string(text);
-  return d;
-}
-
-// The stored value of a live entry, or nullopt when the key does not exist.
-std::optional<std::string_view> LiveValue(const kvmap::Entry* live) {
-  if (live == nullptr) return std::nullopt;
-  return std::string_view(live->value);
-}
-
 // The call's arguments from `first` on, as views valid while the call lives.
 std::vector<std::string_view> ArgsFrom(const Call& call, size_t first) {
   std::vector<std::string_view> args;

@@ -31,19 +31,6 @@
 namespace gateway {
 namespace {
 
-RmwDecision ErrorDecision(std::string_view text) {
-  RmwDecision d;
-  d.kind = RmwDecision::Kind::kError;
-  d.error = std::string(text);
-  return d;
-}
-
-// The live string value of an entry, or nullopt when the key does not exist.
-std::optional<std::string_view> LiveValue(const kvmap::Entry* live) {
-  if (live == nullptr) return std::nullopt;
-  return std::string_view(live->value);
-}
-
 // Adds `delta` to the integer stored at the call's key (created as 0 when missing) and replies
 // with the new value. `delta` has already been validated.
 void IncrementBy(Call& call, int64_t delta) {

@@ -16,6 +16,7 @@
 
 #include "gateway/arg_parser.h"
 #include "gateway/commands/commands.h"
+#include "gateway/commands/read_helpers.h"
 #include "gateway/commands/rmw.h"
 #include "gateway/errors.h"
 #include "gateway/server_context.h"
@@ -132,16 +133,6 @@ void ExpireGeneric(Call& call, const ExpireForm& form) {
     return;
   }
   call.server().RunWithBucket(call, [st](Call& c) { ExpireOnBucket(c, st); });
-}
-
-// keyspace_hits/misses, counted where Redis 7.0 uses a read lookup (TTL, TYPE, TOUCH).
-void CountLookup(Call& call, bool is_found) {
-  ServerStats& stats = call.server().stats();
-  if (is_found) {
-    ++stats.keyspace_hits;
-  } else {
-    ++stats.keyspace_misses;
-  }
 }
 
 // Reads the key of a one-key read command and calls fn(call, live entry or nullptr). Replies

@@ -22,6 +22,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "kvmap/kv_backend.h"
 
@@ -64,6 +65,20 @@ inline constexpr int64_t kResendWindowMs = 15000;
 // conflict falls back to the read path, and a lost acknowledgement is resent like any other.
 void ReadModifyWrite(Call& call, std::string encoded_key, RmwDecide decide, RmwDone done,
                      std::optional<RmwDecision> create_first = std::nullopt);
+
+// A decision that replies `text` as an error and writes nothing.
+inline RmwDecision ErrorDecision(std::string_view text) {
+  RmwDecision d;
+  d.kind = RmwDecision::Kind::kError;
+  d.error = std::string(text);
+  return d;
+}
+
+// The value of a live entry, or nullopt when the key does not exist.
+inline std::optional<std::string_view> LiveValue(const kvmap::Entry* live) {
+  if (live == nullptr) return std::nullopt;
+  return std::string_view(live->value);
+}
 
 // Headers that carry the entry's deadline over to its next version (INCR, APPEND, SETRANGE and
 // the like keep the TTL), or none when `live` has no deadline or is null.

@@ -15,6 +15,7 @@
 
 #include "gateway/arg_parser.h"
 #include "gateway/commands/commands.h"
+#include "gateway/commands/read_helpers.h"
 #include "gateway/commands/rmw.h"
 #include "gateway/errors.h"
 #include "gateway/server_context.h"
@@ -122,47 +123,12 @@ kvmap::Headers ExpiryHeaders(std::optional<int64_t> at_ms) {
   return headers;
 }
 
-// keyspace_hits/misses, counted where Redis 7.0 uses lookupKeyRead (a key of another type is a
-// hit; SETRANGE/APPEND-style lookupKeyWrite counts nothing).
-void CountLookup(Call& call, bool is_found) {
-  ServerStats& stats = call.server().stats();
-  if (is_found) {
-    ++stats.keyspace_hits;
-  } else {
-    ++stats.keyspace_misses;
-  }
-}
-
 void ReplyBulkOrNull(Call& call, const std::optional<std::string>& value) {
   if (value) {
     call.reply().Bulk(*value);
   } else {
     call.reply().Null();
   }
-}
-
-// Reads `raw_key` for a read-only string command and calls fn(call, value) with the live
-// value, or nullptr when the key is absent (missing, deleted or expired). Replies itself, and
-// skips fn, on a backend failure or a key of another type (WRONGTYPE).
-using ValueFn = std::function<void(Call& call, const std::string* value)>;
-void ReadStringOrReply(Call& call, std::string_view raw_key, ValueFn fn) {
-  call.backend().Get(call.bucket(), kvmap::EncodeKey(raw_key),
-                     call.Bind<kvmap::GetResult>([fn = std::move(fn)](Call& c, kvmap::GetResult r) {
-                       if (r.status != KvStatus::kOk && r.status != KvStatus::kNotFound) {
-                         c.ReplyKvError(r.status, r.detail);
-                         return;
-                       }
-                       const bool is_live =
-                           r.status == KvStatus::kOk && kvmap::IsLive(r.entry, kvmap::NowUnixMs());
-                       CountLookup(c, is_live);
-                       if (!is_live) {
-                         fn(c, nullptr);
-                       } else if (!kvmap::IsString(r.entry)) {
-                         c.ReplyError(errors::kWrongType);
-                       } else {
-                         fn(c, &r.entry.value);
-                       }
-                     }));
 }
 
 // --- SET, SETNX, SETEX, PSETEX ---

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gateway/commands/commands.h"
+#include "gateway/commands/read_helpers.h"
 #include "gateway/commands/rmw.h"
 #include "gateway/errors.h"
 #include "gateway/server_context.h"
@@ -24,48 +25,6 @@ namespace gateway {
 namespace {
 
 using kvmap::KvStatus;
-
-// keyspace_hits/misses where Redis 7.0 uses lookupKeyRead (STRLEN, GETRANGE, LCS); APPEND and
-// SETRANGE use lookupKeyWrite, which counts nothing.
-void CountLookup(Call& call, bool is_found) {
-  ServerStats& stats = call.server().stats();
-  if (is_found) {
-    ++stats.keyspace_hits;
-  } else {
-    ++stats.keyspace_misses;
-  }
-}
-
-// Reads `raw_key` and calls fn(call, value) with the live string value, or nullptr when the key
-// is absent (missing, deleted or expired). Replies itself, and skips fn, on a backend failure
-// or a key of another type (WRONGTYPE).
-using ValueFn = std::function<void(Call& call, const std::string* value)>;
-void ReadStringOrReply(Call& call, std::string_view raw_key, ValueFn fn) {
-  call.backend().Get(call.bucket(), kvmap::EncodeKey(raw_key),
-                     call.Bind<kvmap::GetResult>([fn = std::move(fn)](Call& c, kvmap::GetResult r) {
-                       if (r.status != KvStatus::kOk && r.status != KvStatus::kNotFound) {
-                         c.ReplyKvError(r.status, r.detail);
-                         return;
-                       }
-                       const bool is_live =
-                           r.status == KvStatus::kOk && kvmap::IsLive(r.entry, kvmap::NowUnixMs());
-                       CountLookup(c, is_live);
-                       if (!is_live) {
-                         fn(c, nullptr);
-                       } else if (!kvmap::IsString(r.entry)) {
-                         c.ReplyError(errors::kWrongType);
-                       } else {
-                         fn(c, &r.entry.value);
-                       }
-                     }));
-}
-
-RmwDecision ErrorDecision(std::string_view text) {
-  RmwDecision d;
-  d.kind = RmwDecision::Kind::kError;
-  d.error = std::string(text);
-  return d;
-}
 
 // The integer reply of a read-modify-write, kept across its attempts.
 struct LengthReply {
