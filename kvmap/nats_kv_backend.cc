@@ -461,63 +461,54 @@ void NatsKvBackend::OnDisconnected(natsConnection* nc, void* closure) {
   self->manager_cv_.notify_all();
 }
 
-void NatsKvBackend::FailGeneration(uint64_t generation, bool is_disconnect) {
-  std::vector<PendingOp> failed;
-  {
-    std::lock_guard<std::mutex> lock(pending_mu_);
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      if (it->second.generation == generation) {
-        failed.push_back(std::move(it->second));
-        it = pending_.erase(it);
-      } else {
-        ++it;
-      }
+std::vector<NatsKvBackend::PendingOp> NatsKvBackend::TakePending(
+    const std::function<bool(const PendingOp&)>& matches) {
+  std::vector<PendingOp> taken;
+  std::lock_guard<std::mutex> lock(pending_mu_);
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (matches(it->second)) {
+      taken.push_back(std::move(it->second));
+      it = pending_.erase(it);
+    } else {
+      ++it;
     }
   }
-  ops_failed_on_disconnect_.fetch_add(failed.size(), std::memory_order_relaxed);
-  for (PendingOp& op : failed) {
+  return taken;
+}
+
+void NatsKvBackend::FailOps(std::vector<PendingOp>& ops, KvStatus read_status,
+                            const char* write_detail, const char* read_detail) {
+  // A write that was sent may have been applied: its outcome is unknown, never "failed".
+  for (PendingOp& op : ops) {
     if (op.is_write) {
       WriteResult r;
       r.status = KvStatus::kOutcomeUnknown;
-      r.detail = "connection to NATS lost before the write was acknowledged";
+      r.detail = write_detail;
       PostWrite(std::move(op.write_cb), std::move(r));
     } else {
       GetResult r;
-      r.status = KvStatus::kUnavailable;
-      r.detail = "connection to NATS lost";
+      r.status = read_status;
+      r.detail = read_detail;
       PostGet(std::move(op.get_cb), std::move(r));
     }
   }
 }
 
+void NatsKvBackend::FailGeneration(uint64_t generation, bool is_disconnect) {
+  auto failed = TakePending([generation](const PendingOp& op) {
+    return op.generation == generation;
+  });
+  ops_failed_on_disconnect_.fetch_add(failed.size(), std::memory_order_relaxed);
+  FailOps(failed, KvStatus::kUnavailable,
+          "connection to NATS lost before the write was acknowledged", "connection to NATS lost");
+}
+
 void NatsKvBackend::SweepOverdue() {
   int64_t now = NowMs();
-  std::vector<PendingOp> overdue;
-  {
-    std::lock_guard<std::mutex> lock(pending_mu_);
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      if (it->second.deadline_ms <= now) {
-        overdue.push_back(std::move(it->second));
-        it = pending_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
+  auto overdue = TakePending([now](const PendingOp& op) { return op.deadline_ms <= now; });
   ops_timed_out_.fetch_add(overdue.size(), std::memory_order_relaxed);
-  for (PendingOp& op : overdue) {
-    if (op.is_write) {
-      WriteResult r;
-      r.status = KvStatus::kOutcomeUnknown;
-      r.detail = "no acknowledgement from NATS in time";
-      PostWrite(std::move(op.write_cb), std::move(r));
-    } else {
-      GetResult r;
-      r.status = KvStatus::kTimeout;
-      r.detail = "no answer from NATS in time";
-      PostGet(std::move(op.get_cb), std::move(r));
-    }
-  }
+  FailOps(overdue, KvStatus::kTimeout, "no acknowledgement from NATS in time",
+          "no answer from NATS in time");
 }
 
 bool NatsKvBackend::Connect() {

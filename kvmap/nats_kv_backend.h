@@ -141,6 +141,11 @@ class NatsKvBackend : public KvBackend {
   void SweepOverdue();                   // manager thread
   // Removes every pending op of `generation` and fails it. Any thread.
   void FailGeneration(uint64_t generation, bool is_disconnect);
+  // Removes and returns the pending ops `matches` selects. Any thread.
+  std::vector<PendingOp> TakePending(const std::function<bool(const PendingOp&)>& matches);
+  // Posts the failure of each op: writes kOutcomeUnknown, reads `read_status`.
+  void FailOps(std::vector<PendingOp>& ops, KvStatus read_status, const char* write_detail,
+               const char* read_detail);
   // Registers an operation; returns its token and the connection to publish on (null when
   // disconnected, in which case the op was not registered).
   // `op` is moved from only on success. Caller holds conn_mu_.

@@ -176,11 +176,7 @@ void SetReadModifyWrite(Call& call, std::shared_ptr<SetState> st,
         st->old.reset();
         if (o.get) {
           CountLookup(c, live != nullptr);
-          if (live && !kvmap::IsString(*live)) {
-            d.kind = RmwDecision::Kind::kError;
-            d.error = errors::kWrongType;
-            return d;
-          }
+          if (live && !kvmap::IsString(*live)) return ErrorDecision(errors::kWrongType);
           if (live) st->old = live->value;
         }
         if ((o.nx && live) || (o.xx && !live)) return d;  // kNoWrite
@@ -270,11 +266,7 @@ void GetSetOnBucket(Call& call) {
       [old](Call& c, const kvmap::Entry* live) {
         RmwDecision d;
         CountLookup(c, live != nullptr);
-        if (live && !kvmap::IsString(*live)) {
-          d.kind = RmwDecision::Kind::kError;
-          d.error = errors::kWrongType;
-          return d;
-        }
+        if (live && !kvmap::IsString(*live)) return ErrorDecision(errors::kWrongType);
         old->value.reset();
         if (live) old->value = live->value;
         // Like SET, GETSET drops the deadline: no Redis-Expires-At on the new entry.
@@ -297,11 +289,7 @@ void GetDelOnBucket(Call& call) {
         CountLookup(c, live != nullptr);
         old->value.reset();
         if (!live) return d;  // kNoWrite: nil
-        if (!kvmap::IsString(*live)) {
-          d.kind = RmwDecision::Kind::kError;
-          d.error = errors::kWrongType;
-          return d;
-        }
+        if (!kvmap::IsString(*live)) return ErrorDecision(errors::kWrongType);
         old->value = live->value;
         d.kind = RmwDecision::Kind::kDelete;
         return d;
@@ -326,11 +314,7 @@ void GetExOnBucket(Call& call, std::shared_ptr<GetExState> st) {
         CountLookup(c, live != nullptr);
         st->value.reset();
         if (!live) return d;  // kNoWrite: nil
-        if (!kvmap::IsString(*live)) {
-          d.kind = RmwDecision::Kind::kError;
-          d.error = errors::kWrongType;
-          return d;
-        }
+        if (!kvmap::IsString(*live)) return ErrorDecision(errors::kWrongType);
         // Redis 7.0 validates the expire time only after the lookup and the type check, so a
         // missing key answers nil even for GETEX k EX 0.
         if (!st->expire.error.empty()) {
