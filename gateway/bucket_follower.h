@@ -45,6 +45,8 @@ class BucketFollower {
     virtual void ApiCall(const std::string& subject, const std::string& body, ApiCallback cb) = 0;
     virtual void WriteForFollower(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) = 0;
     virtual int64_t NowMs() = 0;
+    // A change applied after the follower first synced (keyspace notifications).
+    virtual void OnChange(const kvmap::ChangeEvent& change) { (void)change; }
   };
 
   static constexpr int64_t kWaitTimeoutMs = 5000;

@@ -36,6 +36,18 @@ constexpr CommandSpec kClientSubcommands[] = {
      "Lists this gateway's clients only; fd, memory and buffer fields are 0."},
 };
 
+constexpr CommandSpec kPubsubSubcommands[] = {
+    {"pubsub|channels", -2, F::kPubSub | F::kLocal | F::kLoading | F::kStale, 0, 0, 0,
+     CmdPubsubChannels, "Returns the active channels.", "pubsub", "2.8.0", {}, nullptr,
+     "Channels with subscribers on this gateway only."},
+    {"pubsub|numsub", -2, F::kPubSub | F::kLocal | F::kLoading | F::kStale, 0, 0, 0,
+     CmdPubsubNumsub, "Returns a count of subscribers to channels.", "pubsub", "2.8.0", {},
+     nullptr, "Counts this gateway's subscribers only."},
+    {"pubsub|numpat", 2, F::kPubSub | F::kLocal | F::kLoading | F::kStale, 0, 0, 0,
+     CmdPubsubNumpat, "Returns a count of unique pattern subscriptions.", "pubsub", "2.8.0", {},
+     nullptr, "Counts this gateway's patterns only."},
+};
+
 constexpr CommandSpec kConfigSubcommands[] = {
     {"config|get", -3, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdConfigGet,
      "Returns the effective values of configuration parameters.", "server", "2.0.0", {}, nullptr,
@@ -91,6 +103,26 @@ constexpr CommandSpec kFunctionSubcommands[] = {
 void ContainerHandler(Call&) {}
 
 constexpr CommandSpec kCommands[] = {
+    // pub/sub
+    {"subscribe", -2, F::kPubSub | F::kLocal | F::kLoading | F::kStale, 0, 0, 0,
+     CmdSubscribe, "Listens for messages published to channels.", "pubsub", "2.0.0", {}, nullptr,
+     "Channels are NATS subjects under --pubsub-prefix; __keyspace@N__/__keyevent@N__ channels "
+     "come from the bucket follower. Confirmed once NATS holds the subscription."},
+    {"psubscribe", -2, F::kPubSub | F::kLocal | F::kLoading | F::kStale, 0, 0, 0,
+     CmdPSubscribe, "Listens for messages published to channels that match one or more "
+     "patterns.", "pubsub", "2.0.0", {}, nullptr,
+     "Subscribes to the narrowest NATS wildcard the glob allows and filters locally."},
+    {"unsubscribe", -1, F::kPubSub | F::kLocal | F::kLoading | F::kStale, 0, 0, 0,
+     CmdUnsubscribe, "Stops listening to messages posted to channels.", "pubsub", "2.0.0"},
+    {"punsubscribe", -1, F::kPubSub | F::kLocal | F::kLoading | F::kStale, 0, 0, 0,
+     CmdPUnsubscribe, "Stops listening to messages published to channels that match one or "
+     "more patterns.", "pubsub", "2.0.0"},
+    {"publish", 3, F::kPubSub | F::kLocal | F::kFast | F::kLoading | F::kStale, 0, 0, 0,
+     CmdPublish, "Posts a message to a channel.", "pubsub", "2.0.0", {}, nullptr,
+     "Returns the receivers on this gateway only; the message also goes to NATS, where other "
+     "gateways and native subscribers receive it."},
+    {"pubsub", -2, F::kLocal, 0, 0, 0, ContainerHandler, "A container for Pub/Sub commands.",
+     "pubsub", "2.8.0", kPubsubSubcommands},
     // connection
     {"ping", -1, F::kLocal | F::kFast | F::kStale, 0, 0, 0, CmdPing,
      "Returns the server's liveliness response.", "connection", "1.0.0"},

@@ -55,6 +55,58 @@ std::optional<int64_t> ParseMemory(std::string_view s) {
   return *base * mul;
 }
 
+std::string FormatOutputLimits(const Config& c) {
+  auto one = [](const char* name, const OutputBufferLimit& l) {
+    return std::string(name) + " " + std::to_string(l.hard_bytes) + " " +
+           std::to_string(l.soft_bytes) + " " + std::to_string(l.soft_seconds);
+  };
+  return one("normal", c.normal_output_limit) + " " + one("slave", c.replica_output_limit) + " " +
+         one("pubsub", c.pubsub_output_limit);
+}
+
+// Redis's "class hard soft seconds [class hard soft seconds ...]"; all or nothing.
+std::string SetOutputLimits(Config* c, std::string_view v) {
+  std::vector<std::string> words;
+  size_t i = 0;
+  while (i < v.size()) {
+    while (i < v.size() && v[i] == ' ') ++i;
+    size_t start = i;
+    while (i < v.size() && v[i] != ' ') ++i;
+    if (i > start) words.emplace_back(v.substr(start, i - start));
+  }
+  const std::string err =
+      "ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - ";
+  if (words.empty() || words.size() % 4 != 0) {
+    return err + "Wrong number of arguments in buffer limit configuration.";
+  }
+  Config next = *c;
+  for (size_t w = 0; w < words.size(); w += 4) {
+    std::string cls;
+    for (char ch : words[w]) cls += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    OutputBufferLimit* target = nullptr;
+    if (cls == "normal") {
+      target = &next.normal_output_limit;
+    } else if (cls == "slave" || cls == "replica") {
+      target = &next.replica_output_limit;
+    } else if (cls == "pubsub") {
+      target = &next.pubsub_output_limit;
+    } else {
+      return err + "Invalid client class specified in buffer limit configuration.";
+    }
+    auto hard = ParseMemory(words[w + 1]);
+    auto soft = ParseMemory(words[w + 2]);
+    auto secs = ParseInt64(words[w + 3]);
+    if (!hard || !soft || !secs || *secs < 0) {
+      return err + "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+    }
+    *target = OutputBufferLimit{*hard, *soft, *secs};
+  }
+  c->normal_output_limit = next.normal_output_limit;
+  c->replica_output_limit = next.replica_output_limit;
+  c->pubsub_output_limit = next.pubsub_output_limit;
+  return {};
+}
+
 // One CONFIG parameter: its name, how to read it, and (when settable at run time) how to set
 // it. Setters return an error text or empty.
 struct Param {
@@ -94,6 +146,7 @@ const std::vector<Param>& Params() {
          c->maxclients = *n;
          return std::string();
        }},
+      {"client-output-buffer-limit", FormatOutputLimits, SetOutputLimits},
       // Fixed facts clients and test suites ask for.
       {"save", [](const Config&) { return std::string(); }, nullptr},
       {"appendonly", [](const Config&) { return std::string("no"); }, nullptr},
@@ -107,6 +160,7 @@ const std::vector<Param>& Params() {
       {"nats-timeout-ms", [](const Config& c) { return std::to_string(c.nats_timeout_ms); },
        nullptr},
       {"nats-client", [](const Config& c) { return c.nats_client; }, nullptr},
+      {"pubsub-prefix", [](const Config& c) { return c.pubsub_prefix; }, nullptr},
   };
   return *params;
 }
@@ -242,6 +296,10 @@ std::string FlagsUsage() {
          "  --nats-timeout-ms N       deadline of one NATS operation (default 2000)\n"
          "  --maxclients N            (default 10000)\n"
          "  --marker-grace-ms N       purge delete markers after N ms (default 60000)\n"
+         "  --pubsub-prefix SUBJECT   NATS subject prefix of Redis channels (default\n"
+         "                            redis.pubsub: channel a:b is redis.pubsub.a.b)\n"
+         "  --client-output-buffer-limit 'CLASS HARD SOFT SECONDS ...'\n"
+         "                            as in Redis (default pubsub 32mb 8mb 60)\n"
          "  --log-level LEVEL         info or debug (default info)\n";
 }
 
@@ -320,6 +378,20 @@ std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) 
       auto v = integer(1, 1000000);
       if (!v) return bad();
       config->maxclients = *v;
+    } else if (flag == "--pubsub-prefix") {
+      // Tokens of letters, digits, '_' and '-', separated by single dots.
+      if (value.empty() || value.front() == '.' || value.back() == '.' ||
+          value.find("..") != std::string_view::npos) {
+        return bad();
+      }
+      for (char c : value) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) {
+          return bad();
+        }
+      }
+      config->pubsub_prefix = std::string(value);
+    } else if (flag == "--client-output-buffer-limit") {
+      if (!SetOutputLimits(config, value).empty()) return bad();
     } else if (flag == "--log-level") {
       config->log_level = std::string(value);
     } else {

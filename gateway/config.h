@@ -17,6 +17,14 @@
 
 namespace gateway {
 
+// One class of client-output-buffer-limit: close a client whose pending output exceeds
+// `hard_bytes`, or stays above `soft_bytes` for `soft_seconds` (0 disables a limit).
+struct OutputBufferLimit {
+  int64_t hard_bytes = 0;
+  int64_t soft_bytes = 0;
+  int64_t soft_seconds = 0;
+};
+
 struct Config {
   std::string bind = "127.0.0.1";
   int port = 6379;                 // 0 = ephemeral; see port_file
@@ -34,6 +42,12 @@ struct Config {
   std::string log_level = "info";
   int64_t maxclients = 10000;
   int64_t marker_grace_ms = 60000;  // delete markers are purged after this grace period
+  // Redis channels are NATS subjects under this prefix (DESIGN.md decision 8).
+  std::string pubsub_prefix = "redis.pubsub";
+  // client-output-buffer-limit (Redis defaults; the replica class is only reported).
+  OutputBufferLimit normal_output_limit{0, 0, 0};
+  OutputBufferLimit replica_output_limit{256ll << 20, 64ll << 20, 60};
+  OutputBufferLimit pubsub_output_limit{32ll << 20, 8ll << 20, 60};
 
   // Name of the bucket that stores database `db`.
   std::string BucketFor(int db) const {

@@ -63,4 +63,10 @@ std::string NotYetSupported(std::string_view command, std::string_view option) {
   return out;
 }
 
+std::string SubscribedContext(std::string_view command) {
+  return "ERR Can't execute '" + std::string(command) +
+         "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
+         "context";
+}
+
 }  // namespace gateway::errors

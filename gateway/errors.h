@@ -52,6 +52,8 @@ std::string WrongArity(std::string_view name);
 std::string UnknownCommand(std::string_view name, const std::string_view* args, size_t argc);
 // "ERR unknown subcommand '<sub>'. Try <CONTAINER> HELP."
 std::string UnknownSubcommand(std::string_view container, std::string_view sub);
+// A RESP2 client in subscribed mode sent another command.
+std::string SubscribedContext(std::string_view command);
 // "ERR Unsupported option '<opt>' ..." for options a later release implements.
 std::string NotYetSupported(std::string_view command, std::string_view option);
 // "ERR invalid expire time in '<command>' command" (Redis 7.0 addReplyErrorExpireTime; the

@@ -218,6 +218,14 @@ void NatsWireBackend::Disconnect(const std::string& reason, bool is_stopping) {
   }
   follower_sids_.clear();
   for (const auto& [bucket, follower] : followers_) follower->OnConnectionLost();
+  // PINGs of the dead connection are never answered: their confirmations fail.
+  auto pongs = std::move(pong_waiters_);
+  pong_waiters_.clear();
+  for (auto& cb : pongs) {
+    if (cb) executor_->Post([cb = std::move(cb)] { cb(KvStatus::kUnavailable); });
+  }
+  in_flight_bytes_ = 0;
+  RunBacklogWaiters();  // nothing is waiting to be written any more
   FailAllPending(KvStatus::kOutcomeUnknown, KvStatus::kUnavailable,
                  "connection to NATS lost: " + reason);
   // Bucket ensures waiting on this connection fail; they are retried on demand.
@@ -251,7 +259,7 @@ void NatsWireBackend::OnTimer() {
     if (pings_outstanding_ >= 2) {
       Disconnect("server stopped answering PING");
     } else {
-      out_.append("PING\r\n");
+      SendPing(nullptr);
       ++pings_outstanding_;
       next_ping_ms_ = now + options_.ping_interval_ms;
       FlushOutput();
@@ -300,6 +308,7 @@ void NatsWireBackend::FlushOutput() {
   size_t written = n > 0 ? static_cast<size_t>(n) : 0;
   if (written == out_.size()) {
     out_.clear();
+    RunBacklogWaiters();
     return;
   }
   struct WriteReq {
@@ -313,6 +322,7 @@ void NatsWireBackend::FlushOutput() {
   req->req.data = req;
   out_.clear();
   is_write_in_flight_ = true;
+  in_flight_bytes_ = req->data.size();
   uv_buf_t rest = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
   int rc = uv_write(&req->req, stream, &rest, 1, [](uv_write_t* r, int status) {
     auto* w = static_cast<WriteReq*>(r->data);
@@ -320,12 +330,15 @@ void NatsWireBackend::FlushOutput() {
     delete w;
     if (self == nullptr) return;  // an old socket
     self->is_write_in_flight_ = false;
+    self->in_flight_bytes_ = 0;
     if (status != 0) {
       self->Disconnect(std::string("write: ") + uv_strerror(status));
       self->AfterBatch();
       return;
     }
     self->FlushOutput();
+    self->RunBacklogWaiters();
+    self->AfterBatch();
   });
   if (rc != 0) {
     delete req;
@@ -371,6 +384,10 @@ void NatsWireBackend::HandleOp(const kvmap::NatsOp& op) {
         CompleteMessage(op);
       } else if (auto it = follower_sids_.find(op.sid); it != follower_sids_.end()) {
         it->second->OnMessage(op);
+      } else if (auto sub = bus_subs_.find(op.sid); sub != bus_subs_.end()) {
+        // The handler delivers to sessions; it never unsubscribes, so `sub` stays valid.
+        ++bus_messages_in_;
+        sub->second.on_message(op.subject, op.payload);
       }
       break;
     case kvmap::NatsOpType::kPing:
@@ -383,14 +400,22 @@ void NatsWireBackend::HandleOp(const kvmap::NatsOp& op) {
         ++connects_;
         next_ping_ms_ = static_cast<int64_t>(uv_now(loop_)) + options_.ping_interval_ms;
         std::fprintf(stderr, "nats: connected to %s\n", current_url_.c_str());
+        // Pub/sub subscriptions outlive connections: subscribe again, with the same sids.
+        for (const auto& [sid, sub] : bus_subs_) kvmap::AppendSub(&out_, sub.subject, sid);
         // Buckets are checked again on their next use: the server may have lost its store.
         ready_buckets_.clear();
         // Followers resume after their last applied sequence once their bucket is checked.
         for (const auto& [bucket, follower] : followers_) {
           EnsureBucket(bucket, [](KvStatus, std::string) {});
         }
-      } else if (pings_outstanding_ > 0) {
-        --pings_outstanding_;
+      } else if (!pong_waiters_.empty()) {
+        auto cb = std::move(pong_waiters_.front());
+        pong_waiters_.pop_front();
+        if (cb) {
+          cb(KvStatus::kOk);
+        } else if (pings_outstanding_ > 0) {
+          --pings_outstanding_;
+        }
       }
       break;
     case kvmap::NatsOpType::kInfo:
@@ -404,6 +429,8 @@ void NatsWireBackend::HandleOp(const kvmap::NatsOp& op) {
         connect.user = url.user;
         connect.pass = url.pass;
         connect.token = url.token;
+        // PUBLISH delivers to this gateway's own subscribers itself (DESIGN.md decision 8).
+        connect.echo = false;
         kvmap::AppendConnect(&out_, connect);
         kvmap::AppendSub(&out_, inbox_prefix_ + "*", 1);
         out_.append("PING\r\n");
@@ -816,6 +843,74 @@ void NatsWireBackend::PurgeBucket(const std::string& bucket, kvmap::BucketCallba
                }
                cb(KvStatus::kOk, {});
              });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pub/sub
+
+void NatsWireBackend::SendPing(std::function<void(KvStatus)> cb) {
+  out_.append("PING\r\n");
+  pong_waiters_.push_back(std::move(cb));
+}
+
+void NatsWireBackend::RunBacklogWaiters() {
+  if (backlog_waiters_.empty()) return;
+  size_t backlog = bus_.publish_backlog();
+  std::vector<std::pair<size_t, std::function<void()>>> keep;
+  std::vector<std::function<void()>> ready;
+  for (auto& w : backlog_waiters_) {
+    if (backlog < w.first) {
+      ready.push_back(std::move(w.second));
+    } else {
+      keep.push_back(std::move(w));
+    }
+  }
+  backlog_waiters_.swap(keep);
+  // Posted: this can run inside FlushOutput, and what the callbacks publish must not wait for
+  // the next loop iteration's check phase to be written.
+  for (auto& cb : ready) executor_->Post(std::move(cb));
+}
+
+uint64_t NatsWireBackend::Bus::Subscribe(const std::string& subject, MessageFn on_message,
+                                         std::function<void(KvStatus)> confirmed) {
+  NatsWireBackend& b = *owner_;
+  uint64_t sid = b.next_sid_++;
+  b.bus_subs_[sid] = BusSub{subject, std::move(on_message)};
+  if (b.state_ != State::kConnected) {
+    b.executor_->Post([cb = std::move(confirmed)] { cb(KvStatus::kUnavailable); });
+    return sid;
+  }
+  kvmap::AppendSub(&b.out_, subject, sid);
+  b.SendPing(std::move(confirmed));
+  return sid;
+}
+
+void NatsWireBackend::Bus::Unsubscribe(uint64_t handle) {
+  NatsWireBackend& b = *owner_;
+  if (b.bus_subs_.erase(handle) == 0 || b.state_ != State::kConnected) return;
+  b.out_.append("UNSUB ").append(std::to_string(handle)).append("\r\n");
+}
+
+bool NatsWireBackend::Bus::Publish(std::string_view subject, std::string_view payload) {
+  NatsWireBackend& b = *owner_;
+  if (b.state_ != State::kConnected) return false;
+  ++b.bus_messages_out_;
+  kvmap::AppendPub(&b.out_, subject, {}, payload);
+  return true;
+}
+
+size_t NatsWireBackend::Bus::publish_backlog() const {
+  return owner_->out_.size() + owner_->in_flight_bytes_;
+}
+
+void NatsWireBackend::Bus::WhenBacklogBelow(size_t bytes, std::function<void()> cb) {
+  NatsWireBackend& b = *owner_;
+  // Disconnected: out_ was dropped with the socket, so the backlog is 0 and this runs at once.
+  if (publish_backlog() < bytes) {
+    b.executor_->Post(std::move(cb));
+    return;
+  }
+  b.backlog_waiters_.emplace_back(bytes, std::move(cb));
 }
 
 }  // namespace gateway

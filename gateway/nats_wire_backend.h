@@ -79,6 +79,11 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
   bool is_connected() const override { return state_ == State::kConnected; }
   size_t max_key_length() const override { return kvmap::NatsKvBackend::kMaxKeyLength; }
 
+  void SetChangeObserver(kvmap::ChangeObserver observer) override {
+    change_observer_ = std::move(observer);
+  }
+  kvmap::MessageBus* bus() override { return &bus_; }
+
   kvmap::NatsBackendStats stats() const;
   std::string connected_url() const { return is_connected() ? current_url_ : std::string(); }
 
@@ -137,6 +142,35 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
     Write(request, std::move(cb));
   }
   int64_t NowMs() override { return static_cast<int64_t>(uv_now(loop_)); }
+  void OnChange(const kvmap::ChangeEvent& change) override {
+    if (change_observer_) change_observer_(change);
+  }
+
+  // Core pub/sub on this connection (MessageBus). Its subscriptions use sids from the same
+  // counter as the followers'; a handle is its sid, kept across reconnects (each new
+  // connection subscribes again with the same sid). A subscription is confirmed by a PING sent
+  // right after its SUB: the server answers PINGs in order, after registering the SUB.
+  class Bus : public kvmap::MessageBus {
+   public:
+    explicit Bus(NatsWireBackend* owner) : owner_(owner) {}
+    uint64_t Subscribe(const std::string& subject, MessageFn on_message,
+                       std::function<void(kvmap::KvStatus)> confirmed) override;
+    void Unsubscribe(uint64_t handle) override;
+    bool Publish(std::string_view subject, std::string_view payload) override;
+    size_t publish_backlog() const override;
+    void WhenBacklogBelow(size_t bytes, std::function<void()> cb) override;
+
+   private:
+    NatsWireBackend* owner_;
+  };
+  struct BusSub {
+    std::string subject;
+    kvmap::MessageBus::MessageFn on_message;
+  };
+  // Sends a PING whose PONG runs `cb` (kOk), or fails it (kUnavailable) if the connection is
+  // lost first. An empty cb is a keepalive PING.
+  void SendPing(std::function<void(kvmap::KvStatus)> cb);
+  void RunBacklogWaiters();
   void AfterBatch() {
     if (after_batch_) after_batch_();
   }
@@ -178,6 +212,15 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
   std::unordered_map<uint64_t, BucketFollower*> follower_sids_;
   uint64_t next_sid_ = 2;  // sid 1 is the reply inbox
   std::map<std::string, uint64_t, std::less<>> last_acked_;  // bucket -> highest acked sequence
+
+  kvmap::ChangeObserver change_observer_;
+  Bus bus_{this};
+  std::map<uint64_t, BusSub> bus_subs_;  // by sid
+  // One entry per PING sent on the current connection, in order (PONGs come back in order).
+  std::deque<std::function<void(kvmap::KvStatus)>> pong_waiters_;
+  size_t in_flight_bytes_ = 0;  // the uv_write in flight
+  std::vector<std::pair<size_t, std::function<void()>>> backlog_waiters_;
+  uint64_t bus_messages_in_ = 0, bus_messages_out_ = 0;
 
   std::function<void()> after_batch_;
   uint64_t ops_sent_ = 0, ops_timed_out_ = 0, ops_failed_on_disconnect_ = 0, connects_ = 0,

@@ -105,6 +105,9 @@ class TcpConnection : public Transport {
 
   size_t unsent_bytes() const override { return unsent_; }
 
+  // uv_close cancels the queued writes; their callbacks free the buffers.
+  void CloseNow() override { Close(); }
+
   void Close() {
     if (is_closing_) return;
     is_closing_ = true;

@@ -29,6 +29,15 @@ ServerContext::ServerContext(Config* config, kvmap::KvBackend* backend)
   int n = std::max(config_->databases, 1);
   bucket_names_.reserve(static_cast<size_t>(n));
   for (int db = 0; db < n; ++db) bucket_names_.push_back(config_->BucketFor(db));
+  pubsub_ = std::make_unique<PubSub>(this);
+  keyspace_notifier_ = std::make_unique<KeyspaceNotifier>(this);
+}
+
+int ServerContext::DatabaseForBucket(std::string_view bucket) {
+  for (size_t db = 0; db < bucket_names_.size(); ++db) {
+    if (bucket_names_[db] == bucket) return static_cast<int>(db);
+  }
+  return -1;
 }
 
 const std::string& ServerContext::BucketFor(int db) { return bucket_names_[static_cast<size_t>(db)]; }
@@ -76,7 +85,10 @@ size_t ServerContext::RunTimers() {
 
 void ServerContext::AddSession(Session* session) { sessions_[session->id()] = session; }
 
-void ServerContext::RemoveSession(Session* session) { sessions_.erase(session->id()); }
+void ServerContext::RemoveSession(Session* session) {
+  pubsub_->RemoveSession(session);
+  sessions_.erase(session->id());
+}
 
 void ServerContext::ScheduleFlush(Session* session) {
   if (!defer_flushes_) {

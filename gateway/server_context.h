@@ -12,12 +12,15 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "gateway/config.h"
+#include "gateway/keyspace_events.h"
+#include "gateway/pubsub.h"
 #include "gateway/session.h"
 #include "kvmap/kv_backend.h"
 
@@ -62,6 +65,13 @@ class ServerContext {
 
   // Bucket name of database `db` (cached).
   const std::string& BucketFor(int db);
+  // The database whose bucket is `bucket`, or -1.
+  int DatabaseForBucket(std::string_view bucket);
+
+  // Channel and pattern subscriptions (PUBLISH, SUBSCRIBE; DESIGN.md decision 8).
+  PubSub& pubsub() { return *pubsub_; }
+  // Keyspace notifications and the shared notify-keyspace-events setting.
+  KeyspaceNotifier& keyspace_notifier() { return *keyspace_notifier_; }
   // Runs fn(call) once the bucket of the call's database is known to exist (at once when it
   // already is); when it cannot be ensured, replies with the backend error instead.
   template <class F>
@@ -120,6 +130,8 @@ class ServerContext {
   std::string run_id_;
   std::chrono::steady_clock::time_point started_at_;
   BackendInfo backend_info_;
+  std::unique_ptr<PubSub> pubsub_;
+  std::unique_ptr<KeyspaceNotifier> keyspace_notifier_;
   TimerFn timer_;
   std::vector<std::function<void()>> waiting_timers_;
 };

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 #include "gateway/errors.h"
 #include "gateway/server_context.h"
@@ -23,6 +24,16 @@ std::string_view ErrorCode(std::string_view reply) {
   std::string_view body = reply.substr(1);
   size_t end = body.find_first_of(" \r");
   return body.substr(0, end);
+}
+
+bool IsAllowedWhileSubscribed(std::string_view name) {
+  static constexpr std::string_view kAllowed[] = {
+      "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe",
+      "sunsubscribe", "ping", "quit", "reset"};
+  for (std::string_view allowed : kAllowed) {
+    if (name == allowed) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -225,6 +236,13 @@ void Session::Dispatch(resp::Request request) {
     RejectWith(std::move(request), errors::kNoAuth, false);
     return;
   }
+  // Redis 7.0: a RESP2 client with subscriptions may only (un)subscribe, PING, QUIT or RESET.
+  if (protocol_ == resp::Protocol::kResp2 && subscription_count() > 0 &&
+      !IsAllowedWhileSubscribed(spec->name)) {
+    stats.commands[std::string(spec->name)].rejected_calls++;
+    RejectWith(std::move(request), errors::SubscribedContext(spec->name), false);
+    return;
+  }
   last_command_ = spec->name;
 
   KeyAccess access = spec->AccessFor(request);
@@ -306,6 +324,7 @@ void Session::OnCallFinished(Call* call) {
 void Session::CollectReplies(std::string* out) {
   bool was_full = queue_.size() >= limits_.max_queued_calls;
   while (!queue_.empty() && queue_.front()->state() == Call::State::kDone) {
+    if (queue_.front()->is_push()) queued_push_bytes_ -= queue_.front()->reply_bytes().size();
     out->append(queue_.front()->reply_bytes());
     queue_.pop_front();
   }
@@ -343,13 +362,62 @@ void Session::Flush() {
     transport_->CloseAfterSend();
     return;
   }
-  if (transport_->unsent_bytes() > limits_.output_hard_limit) {
-    // Redis closes a client over its output buffer limit; so do we.
-    Close();
-    transport_->CloseAfterSend();
-    return;
-  }
+  if (EnforceOutputLimit()) return;
   UpdateReadState();
+}
+
+void Session::DeliverPush(std::string_view bytes) {
+  if (is_closing_ || is_close_after_reply_) return;
+  if (!queue_.empty() && queue_.back()->is_push()) {
+    queue_.back()->reply_bytes().append(bytes);
+  } else {
+    auto push = std::make_shared<Call>(this, nullptr, resp::Request(), db_, protocol_);
+    push->reply_bytes().assign(bytes);
+    push->set_push(true);
+    push->set_state(Call::State::kDone);
+    queue_.push_back(std::move(push));
+  }
+  queued_push_bytes_ += bytes.size();
+  if (EnforceOutputLimit()) return;
+  if (is_in_flush_) {
+    needs_another_pass_ = true;
+  } else {
+    server_->ScheduleFlush(this);
+  }
+}
+
+bool Session::EnforceOutputLimit() {
+  size_t pending = pending_output_bytes();
+  bool is_over = false;
+  if (subscription_count() > 0) {
+    // A subscriber (Redis's pubsub class): hard limit, or soft limit held for soft_seconds.
+    const OutputBufferLimit& limit = server_->config().pubsub_output_limit;
+    if (limit.hard_bytes > 0 && pending > static_cast<size_t>(limit.hard_bytes)) {
+      is_over = true;
+    } else if (limit.soft_bytes > 0 && pending > static_cast<size_t>(limit.soft_bytes)) {
+      // As Redis: the first time over only starts the clock.
+      auto now = std::chrono::steady_clock::now();
+      if (!soft_limit_since_) {
+        soft_limit_since_ = now;
+      } else {
+        // Whole seconds, as Redis counts them.
+        auto held = std::chrono::duration_cast<std::chrono::seconds>(now - *soft_limit_since_);
+        is_over = held.count() > limit.soft_seconds;
+      }
+    } else {
+      soft_limit_since_.reset();
+    }
+  } else {
+    is_over = transport_->unsent_bytes() > limits_.output_hard_limit;
+  }
+  if (!is_over) return false;
+  std::fprintf(stderr, "client id=%llu addr=%s closed for overcoming of output buffer limits "
+                       "(%zu bytes pending)\n",
+               static_cast<unsigned long long>(id_), peer_addr_.c_str(), pending);
+  // The output is dropped, not flushed: a client that stopped reading would hold it forever.
+  Close();
+  transport_->CloseNow();
+  return true;
 }
 
 void Session::OnOutputDrained() { Flush(); }
@@ -371,6 +439,7 @@ void Session::UpdateReadState() {
 void Session::Close() {
   if (is_closing_ && queue_.empty()) return;
   is_closing_ = true;
+  queued_push_bytes_ = 0;
   // Destroying the calls expires every completion's weak reference: late answers are dropped.
   queue_.clear();
   unfinished_keyed_ = 0;

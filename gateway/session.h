@@ -23,6 +23,8 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +49,9 @@ class Transport {
   virtual void ResumeReading() = 0;
   // Closes after everything sent so far has been written.
   virtual void CloseAfterSend() = 0;
+  // Closes now, dropping unsent output (a client over its output buffer limit, which may never
+  // read it).
+  virtual void CloseNow() { CloseAfterSend(); }
   // Bytes accepted by Send() and not yet written to the socket.
   virtual size_t unsent_bytes() const = 0;
 };
@@ -112,6 +117,9 @@ class Call : public std::enable_shared_from_this<Call> {
   bool is_keyed() const { return is_keyed_; }
   void set_keyed(bool k) { is_keyed_ = k; }
   bool has_spec() const { return spec_ != nullptr; }
+  // A pushed pub/sub message queued behind earlier replies (no request, already done).
+  bool is_push() const { return is_push_; }
+  void set_push(bool v) { is_push_ = v; }
 
  private:
   Session* session_;
@@ -122,6 +130,7 @@ class Call : public std::enable_shared_from_this<Call> {
   KeyAccess access_ = KeyAccess::kNone;
   bool is_barrier_ = false;
   bool is_keyed_ = false;
+  bool is_push_ = false;
   std::vector<std::string_view> keys_;  // views into request_
   std::string reply_bytes_;
   resp::ReplyWriter writer_;
@@ -188,7 +197,20 @@ class Session {
   void CloseAfterReply() { is_close_after_reply_ = true; }
   ServerContext& server() { return *server_; }
 
+  // --- pub/sub (PubSub keeps these sets; DESIGN.md decision 8) ---
+  std::set<std::string, std::less<>>& subscribed_channels() { return channels_; }
+  std::set<std::string, std::less<>>& subscribed_patterns() { return patterns_; }
+  size_t subscription_count() const { return channels_.size() + patterns_.size(); }
+  // Queues a message pushed to this client (already encoded for its protocol) behind every
+  // reply queued before it, and applies the pubsub output buffer limit.
+  void DeliverPush(std::string_view bytes);
+  // Output waiting for this client: unsent bytes plus pushes still queued.
+  size_t pending_output_bytes() const { return transport_->unsent_bytes() + queued_push_bytes_; }
+
  private:
+  // Closes the client when its output is over the limit of its class (Redis's
+  // client-output-buffer-limit); true when it did.
+  bool EnforceOutputLimit();
   // Parses and dispatches buffered requests while the limits allow.
   void ParseAvailable();
   void Dispatch(resp::Request request);
@@ -225,6 +247,10 @@ class Session {
   bool needs_start_scan_ = false;
   std::string name_;
   std::string last_command_;
+  std::set<std::string, std::less<>> channels_, patterns_;
+  size_t queued_push_bytes_ = 0;
+  // When pending output first went above the soft limit (unset while below it).
+  std::optional<std::chrono::steady_clock::time_point> soft_limit_since_;
   std::chrono::steady_clock::time_point created_at_, last_active_;
 };
 

@@ -240,6 +240,12 @@ WriteResult FakeKvBackend::ApplyWrite(const WriteRequest& request) {
     if (header.first != kHdrKvOperation) entry.headers.push_back(header);
   }
   KeyspaceIndex& index = indexes_[std::string(request.bucket)];
+  bool is_internal = request.key.substr(0, 2) == kInternalKeyPrefix;
+  bool was_live = false;
+  if (const KeyspaceIndex::KeyInfo* info = index.Find(request.key)) {
+    was_live = info->expires_at_ms == 0 || NowUnixMs() <= info->expires_at_ms;
+  }
+  std::string events(FindHeader(entry.headers, kHdrEvent).value_or(""));
   if (entry.op == EntryOp::kFlush) {
     index.ApplyFlush(entry.revision);
   } else if (entry.op != EntryOp::kPut || request.key.substr(0, 2) == kInternalKeyPrefix) {
@@ -247,7 +253,18 @@ WriteResult FakeKvBackend::ApplyWrite(const WriteRequest& request) {
   } else {
     index.ApplyPut(request.key, entry.revision, ExpiresAt(entry));
   }
+  EntryOp op = entry.op;
   store_[std::string(request.bucket)].insert_or_assign(std::string(request.key), std::move(entry));
+  if (observer_ && op != EntryOp::kFlush && !is_internal) {
+    ChangeEvent change;
+    change.bucket = request.bucket;
+    change.key = request.key;
+    change.op = op;
+    change.events = events;
+    change.was_live = was_live;
+    change.revision = sequence_;
+    observer_(change);
+  }
 
   WriteResult result;
   result.status = KvStatus::kOk;
@@ -283,6 +300,87 @@ size_t ManualExecutor::RunAll() {
     ++ran;
   }
   return ran;
+}
+
+}  // namespace kvmap
+
+namespace kvmap {
+
+bool SubjectMatches(std::string_view filter, std::string_view subject) {
+  while (true) {
+    size_t fdot = filter.find('.');
+    size_t sdot = subject.find('.');
+    std::string_view ftok = filter.substr(0, fdot);
+    std::string_view stok = subject.substr(0, sdot);
+    if (ftok == ">") return !subject.empty();
+    if (ftok != "*" && ftok != stok) return false;
+    if (fdot == std::string_view::npos || sdot == std::string_view::npos) {
+      return fdot == std::string_view::npos && sdot == std::string_view::npos;
+    }
+    filter.remove_prefix(fdot + 1);
+    subject.remove_prefix(sdot + 1);
+  }
+}
+
+uint64_t FakeKvBackend::FakeBus::Subscribe(const std::string& subject, MessageFn on_message,
+                                           std::function<void(KvStatus)> confirmed) {
+  uint64_t handle = next_++;
+  KvStatus st = owner_->is_connected() ? KvStatus::kOk : KvStatus::kUnavailable;
+  subs_[handle] = Sub{subject, std::move(on_message)};
+  if (hold_ && st == KvStatus::kOk) {
+    held_.push_back(std::move(confirmed));
+  } else {
+    owner_->executor_->Post([cb = std::move(confirmed), st] { cb(st); });
+  }
+  return handle;
+}
+
+void FakeKvBackend::FakeBus::ReleaseConfirmations() {
+  std::vector<std::function<void(KvStatus)>> held;
+  held.swap(held_);
+  for (auto& cb : held) owner_->executor_->Post([cb = std::move(cb)] { cb(KvStatus::kOk); });
+}
+
+bool FakeKvBackend::FakeBus::Publish(std::string_view subject, std::string_view payload) {
+  if (!owner_->is_connected()) return false;
+  published_.emplace_back(std::string(subject), std::string(payload));
+  return true;
+}
+
+void FakeKvBackend::FakeBus::WhenBacklogBelow(size_t bytes, std::function<void()> cb) {
+  if (backlog_ < bytes) {
+    owner_->executor_->Post(std::move(cb));
+    return;
+  }
+  backlog_waiters_.emplace_back(bytes, std::move(cb));
+}
+
+void FakeKvBackend::FakeBus::set_backlog(size_t bytes) {
+  backlog_ = bytes;
+  std::vector<std::pair<size_t, std::function<void()>>> keep;
+  for (auto& w : backlog_waiters_) {
+    if (backlog_ < w.first) {
+      owner_->executor_->Post(std::move(w.second));
+    } else {
+      keep.push_back(std::move(w));
+    }
+  }
+  backlog_waiters_.swap(keep);
+}
+
+size_t FakeKvBackend::FakeBus::Inject(std::string_view subject, std::string_view payload) {
+  std::vector<MessageFn> targets;
+  for (auto& [handle, sub] : subs_) {
+    if (SubjectMatches(sub.subject, subject)) targets.push_back(sub.on_message);
+  }
+  for (auto& fn : targets) fn(subject, payload);
+  return targets.size();
+}
+
+std::vector<std::string> FakeKvBackend::FakeBus::subjects() const {
+  std::vector<std::string> out;
+  for (const auto& [handle, sub] : subs_) out.push_back(sub.subject);
+  return out;
 }
 
 }  // namespace kvmap

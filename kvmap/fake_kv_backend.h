@@ -66,6 +66,9 @@ class FakeKvBackend : public KvBackend {
   }
   bool is_connected() const override { return is_connected_; }
   size_t max_key_length() const override { return max_key_length_; }
+  // Every applied write is reported at once, as an already-synced follower would report it.
+  void SetChangeObserver(ChangeObserver observer) override { observer_ = std::move(observer); }
+  MessageBus* bus() override { return bus_enabled_ ? &bus_ : nullptr; }
 
   // --- test controls ---
   void set_mode(Mode mode) { mode_ = mode; }
@@ -94,6 +97,10 @@ class FakeKvBackend : public KvBackend {
   // The next `n` writes are applied (or de-duplicated) as usual, but report kOutcomeUnknown, as
   // when the acknowledgement is lost on the way back.
   void LoseNextAcks(int n) { acks_to_lose_ = n; }
+  // The fake message bus (pub/sub). Disabled, bus() returns nullptr (a backend without one).
+  class FakeBus;
+  FakeBus& fake_bus() { return bus_; }
+  void set_bus_enabled(bool v) { bus_enabled_ = v; }
   // Number of Get and Write calls received (for asserting that a parse error sent nothing).
   size_t get_calls() const { return get_calls_; }
   size_t write_calls() const { return write_calls_; }
@@ -147,7 +154,59 @@ class FakeKvBackend : public KvBackend {
   // ForgetMsgIds() is called.
   std::map<std::pair<std::string, std::string>, WriteResult> msg_ids_;
   std::map<std::string, KeyspaceIndex> indexes_;
+  ChangeObserver observer_;
+
+ public:
+  // In-memory pub/sub: subscriptions match NATS wildcards ('*' one token, '>' the rest);
+  // confirmations are posted; Publish records the message and, like a connection with no echo,
+  // does not deliver it to this bus's own subscribers. Inject() delivers as a message from
+  // another client would.
+  class FakeBus : public MessageBus {
+   public:
+    explicit FakeBus(FakeKvBackend* owner) : owner_(owner) {}
+    uint64_t Subscribe(const std::string& subject, MessageFn on_message,
+                       std::function<void(KvStatus)> confirmed) override;
+    void Unsubscribe(uint64_t handle) override { subs_.erase(handle); }
+    bool Publish(std::string_view subject, std::string_view payload) override;
+    size_t publish_backlog() const override { return backlog_; }
+    void WhenBacklogBelow(size_t bytes, std::function<void()> cb) override;
+
+    // --- test controls ---
+    // Delivers to every matching subscription (synchronously); returns how many matched.
+    size_t Inject(std::string_view subject, std::string_view payload);
+    const std::vector<std::pair<std::string, std::string>>& published() const {
+      return published_;
+    }
+    std::vector<std::string> subjects() const;
+    // Confirmations are posted at once unless held; Release() posts the held ones.
+    void set_hold_confirmations(bool v) { hold_ = v; }
+    void ReleaseConfirmations();
+    // Publish backlog as the test sets it; waiters run when it drops below their mark.
+    void set_backlog(size_t bytes);
+
+   private:
+    struct Sub {
+      std::string subject;
+      MessageFn on_message;
+    };
+    FakeKvBackend* owner_;
+    uint64_t next_ = 1;
+    std::map<uint64_t, Sub> subs_;
+    std::vector<std::pair<std::string, std::string>> published_;
+    bool hold_ = false;
+    std::vector<std::function<void(KvStatus)>> held_;
+    size_t backlog_ = 0;
+    std::vector<std::pair<size_t, std::function<void()>>> backlog_waiters_;
+  };
+
+ private:
+  FakeBus bus_{this};
+  bool bus_enabled_ = true;
 };
+
+// True when the NATS subject `subject` matches the subscription `filter` ('*' matches one
+// token, a final '>' one or more).
+bool SubjectMatches(std::string_view filter, std::string_view subject);
 
 // An Executor for tests: Post() queues; RunAll() runs queued closures (including ones posted
 // while running) until none are left.

@@ -110,6 +110,47 @@ struct WriteResult {
   std::string detail;
 };
 
+// One change a bucket follower applied (DESIGN.md decision 8: keyspace notifications come
+// from the follower, so writes by other gateways and by native NATS clients produce them too).
+// Reported in stream order, only for messages stored after the follower first started: the
+// history it replays at start-up reports nothing. Flush markers and internal keys are not
+// reported.
+struct ChangeEvent {
+  std::string_view bucket;
+  std::string_view key;      // encoded
+  EntryOp op = EntryOp::kPut;  // kPut, kDelete or kPurge
+  std::string_view events;   // the Redis-Event header ("set,expire"); empty when absent
+  bool was_live = false;     // the key was live (present, not expired) just before the change
+  uint64_t revision = 0;
+};
+using ChangeObserver = std::function<void(const ChangeEvent&)>;
+
+// Core NATS publish/subscribe, as PUBLISH and SUBSCRIBE need it (DESIGN.md decision 8).
+// Delivery is at most once, as in Redis: messages published while a connection is down are
+// lost. Subscriptions survive reconnects (the bus subscribes again on each new connection).
+class MessageBus {
+ public:
+  virtual ~MessageBus() = default;
+  using MessageFn = std::function<void(std::string_view subject, std::string_view payload)>;
+  // Subscribes to `subject` (NATS wildcards allowed). `on_message` runs on the loop thread for
+  // every message until Unsubscribe. `confirmed(kOk)` runs once the server is known to hold
+  // the subscription (a PING answered after the SUB), so a message published after that is
+  // delivered; kUnavailable when not connected or the connection is lost first. Posted or
+  // later, never inline. Returns a handle for Unsubscribe (never 0).
+  virtual uint64_t Subscribe(const std::string& subject, MessageFn on_message,
+                             std::function<void(KvStatus)> confirmed) = 0;
+  virtual void Unsubscribe(uint64_t handle) = 0;
+  // Publishes without waiting. false when not connected (the message is dropped). This
+  // connection does not receive its own messages (no echo): the gateway delivers to its own
+  // subscribers itself.
+  virtual bool Publish(std::string_view subject, std::string_view payload) = 0;
+  // Bytes published but not yet written to the socket; PUBLISH waits while this is large, so
+  // a fast publisher cannot grow the gateway's memory without bound.
+  virtual size_t publish_backlog() const = 0;
+  // Calls cb once publish_backlog() is below `bytes` (posted, never inline).
+  virtual void WhenBacklogBelow(size_t bytes, std::function<void()> cb) = 0;
+};
+
 using GetCallback = std::function<void(GetResult)>;
 using WriteCallback = std::function<void(WriteResult)>;
 using BucketCallback = std::function<void(KvStatus, std::string detail)>;
@@ -150,6 +191,12 @@ class KvBackend {
 
   // Largest encoded key this backend can send in every operation (protocol line limit).
   virtual size_t max_key_length() const = 0;
+
+  // Receives every change the followers apply (one observer; replaces the previous one).
+  // Backends without followers never call it.
+  virtual void SetChangeObserver(ChangeObserver observer) { (void)observer; }
+  // Core NATS pub/sub on this backend's connection, or nullptr when it has none.
+  virtual MessageBus* bus() { return nullptr; }
 };
 
 }  // namespace kvmap

@@ -177,6 +177,7 @@ void AppendConnect(std::string* out, const NatsConnectOptions& options) {
     out->append(",\"auth_token\":");
     AppendJsonString(out, options.token);
   }
+  if (!options.echo) out->append(",\"echo\":false");
   out->append("}\r\n");
 }
 

@@ -78,6 +78,8 @@ std::string_view FindHeaderValue(std::string_view block, std::string_view name);
 struct NatsConnectOptions {
   std::string name;
   std::string user, pass, token;
+  // false: the server does not deliver this connection's own publishes back to it.
+  bool echo = true;
 };
 void AppendConnect(std::string* out, const NatsConnectOptions& options);
 void AppendSub(std::string* out, std::string_view subject, uint64_t sid);

@@ -26,6 +26,16 @@ void CmdClientSetInfo(Call& call);
 void CmdClientInfo(Call& call);
 void CmdClientList(Call& call);
 
+// pubsub_commands.cc
+void CmdSubscribe(Call& call);
+void CmdPSubscribe(Call& call);
+void CmdUnsubscribe(Call& call);
+void CmdPUnsubscribe(Call& call);
+void CmdPublish(Call& call);
+void CmdPubsubChannels(Call& call);
+void CmdPubsubNumsub(Call& call);
+void CmdPubsubNumpat(Call& call);
+
 // server_commands.cc
 void CmdInfo(Call& call);
 void CmdConfigGet(Call& call);

@@ -48,12 +48,16 @@ std::string ClientInfoLine(Session& s) {
   line += " fd=-1 name=" + s.name();
   line += " age=" + std::to_string(SecondsSince(s.created_at()));
   line += " idle=" + std::to_string(SecondsSince(s.last_active()));
-  line += " flags=N db=" + std::to_string(s.db());
-  line += " sub=0 psub=0 ssub=0 multi=-1";
+  line += s.subscription_count() > 0 ? " flags=P" : " flags=N";
+  line += " db=" + std::to_string(s.db());
+  line += " sub=" + std::to_string(s.subscribed_channels().size());
+  line += " psub=" + std::to_string(s.subscribed_patterns().size());
+  line += " ssub=0 multi=-1";
   line += " qbuf=" + std::to_string(s.input_buffer_bytes());
   line += " qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0";
   line += " oll=" + std::to_string(s.queued_calls());
-  line += " omem=0 tot-mem=0 events=r cmd=";
+  line += " omem=" + std::to_string(s.pending_output_bytes());
+  line += " tot-mem=0 events=r cmd=";
   line += s.last_command().empty() ? std::string("NULL") : std::string(s.last_command());
   line += " user=default redir=-1";
   line += " resp=" + std::to_string(static_cast<int>(s.protocol()));
@@ -66,6 +70,15 @@ std::string ClientInfoLine(Session& s) {
 void CmdPing(Call& call) {
   if (call.argc() > 2) {
     call.ReplyError(errors::WrongArity("ping"));
+    return;
+  }
+  // A RESP2 subscriber gets a message-shaped reply it can tell apart: [pong, message].
+  if (call.session().subscription_count() > 0 &&
+      call.session().protocol() == resp::Protocol::kResp2) {
+    call.reply().ArrayHeader(2);
+    call.reply().Bulk("pong");
+    call.reply().Bulk(call.argc() == 2 ? call.arg(1) : std::string_view());
+    call.Finish();
     return;
   }
   if (call.argc() == 2) {
@@ -89,6 +102,7 @@ void CmdQuit(Call& call) {
 
 void CmdReset(Call& call) {
   Session& s = call.session();
+  call.server().pubsub().RemoveSession(&s);
   s.set_db(0);
   s.set_protocol(resp::Protocol::kResp2);
   s.set_name("");

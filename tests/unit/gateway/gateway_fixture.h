@@ -53,6 +53,10 @@ class FakeTransport : public Transport {
     ++close_calls_;
     events_.push_back("close");
   }
+  void CloseNow() override {
+    ++close_calls_;
+    events_.push_back("close-now");
+  }
   size_t unsent_bytes() const override { return unsent_bytes_; }
 
   void set_unsent_bytes(size_t n) { unsent_bytes_ = n; }
