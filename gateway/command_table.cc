@@ -29,6 +29,8 @@ constexpr CommandSpec kClientSubcommands[] = {
      "Sets information specific to the client or connection.", "connection", "7.2.0", {}, nullptr,
      "A Redis 7.2 command, accepted because current clients send it; Redis 7.0 answers "
      "unknown subcommand."},
+    {"client|reply", 3, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdClientReply,
+     "Instructs the server whether to reply to commands.", "connection", "3.2.0"},
     {"client|info", 2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdClientInfo,
      "Returns information about the connection.", "connection", "6.2.0"},
     {"client|list", -2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdClientList,

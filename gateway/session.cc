@@ -36,6 +36,11 @@ bool IsAllowedWhileSubscribed(std::string_view name) {
   return false;
 }
 
+bool IsSubscriptionCommand(std::string_view name) {
+  return name == "subscribe" || name == "psubscribe" || name == "unsubscribe" ||
+         name == "punsubscribe";
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -188,6 +193,10 @@ void Session::RejectWith(resp::Request request, std::string_view error, bool is_
   auto call = std::make_shared<Call>(this, nullptr, std::move(request), db_, protocol_);
   call->reply().Error(error);
   call->set_state(Call::State::kDone);
+  if (!is_protocol_error) {
+    call->set_silent(are_replies_off_ || is_next_reply_skipped_);
+    is_next_reply_skipped_ = false;
+  }
   CountError(call->reply_bytes());
   queue_.push_back(std::move(call));
   if (is_protocol_error) is_close_after_reply_ = true;
@@ -247,6 +256,9 @@ void Session::Dispatch(resp::Request request) {
 
   KeyAccess access = spec->AccessFor(request);
   auto call = std::make_shared<Call>(this, spec, std::move(request), db_, protocol_);
+  // (Un)subscribe confirmations are pushes in Redis 7.0: CLIENT REPLY does not silence them.
+  call->set_silent((are_replies_off_ || is_next_reply_skipped_) && !IsSubscriptionCommand(spec->name));
+  is_next_reply_skipped_ = false;
   call->set_access(access);
   call->set_barrier(spec->flags.has(CommandFlag::kBarrier));
   if (spec->has_keys() && access != KeyAccess::kNone) {
@@ -325,7 +337,7 @@ void Session::CollectReplies(std::string* out) {
   bool was_full = queue_.size() >= limits_.max_queued_calls;
   while (!queue_.empty() && queue_.front()->state() == Call::State::kDone) {
     if (queue_.front()->is_push()) queued_push_bytes_ -= queue_.front()->reply_bytes().size();
-    out->append(queue_.front()->reply_bytes());
+    if (!queue_.front()->is_silent()) out->append(queue_.front()->reply_bytes());
     queue_.pop_front();
   }
   // Room freed while requests wait in the input buffer: parse them now, since the client may
@@ -364,6 +376,12 @@ void Session::Flush() {
   }
   if (EnforceOutputLimit()) return;
   UpdateReadState();
+}
+
+void Session::set_reply_mode(ReplyMode mode) {
+  are_replies_off_ = mode == ReplyMode::kOff;
+  // SKIP silences the command after CLIENT REPLY SKIP; the dispatcher clears it after one.
+  is_next_reply_skipped_ = mode == ReplyMode::kSkip;
 }
 
 void Session::DeliverPush(std::string_view bytes) {

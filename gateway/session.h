@@ -120,6 +120,9 @@ class Call : public std::enable_shared_from_this<Call> {
   // A pushed pub/sub message queued behind earlier replies (no request, already done).
   bool is_push() const { return is_push_; }
   void set_push(bool v) { is_push_ = v; }
+  // CLIENT REPLY OFF/SKIP: the reply is computed but not sent.
+  bool is_silent() const { return is_silent_; }
+  void set_silent(bool v) { is_silent_ = v; }
 
  private:
   Session* session_;
@@ -131,6 +134,7 @@ class Call : public std::enable_shared_from_this<Call> {
   bool is_barrier_ = false;
   bool is_keyed_ = false;
   bool is_push_ = false;
+  bool is_silent_ = false;
   std::vector<std::string_view> keys_;  // views into request_
   std::string reply_bytes_;
   resp::ReplyWriter writer_;
@@ -196,6 +200,9 @@ class Session {
   // After the current reply is sent, close (QUIT).
   void CloseAfterReply() { is_close_after_reply_ = true; }
   ServerContext& server() { return *server_; }
+  // CLIENT REPLY: OFF silences every later reply, SKIP only the next command's.
+  enum class ReplyMode : uint8_t { kOn, kOff, kSkip };
+  void set_reply_mode(ReplyMode mode);
 
   // --- pub/sub (PubSub keeps these sets; DESIGN.md decision 8) ---
   std::set<std::string, std::less<>>& subscribed_channels() { return channels_; }
@@ -249,6 +256,8 @@ class Session {
   std::string last_command_;
   std::set<std::string, std::less<>> channels_, patterns_;
   size_t queued_push_bytes_ = 0;
+  bool are_replies_off_ = false;
+  bool is_next_reply_skipped_ = false;
   // When pending output first went above the soft limit (unset while below it).
   std::optional<std::chrono::steady_clock::time_point> soft_limit_since_;
   std::chrono::steady_clock::time_point created_at_, last_active_;

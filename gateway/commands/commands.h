@@ -25,6 +25,7 @@ void CmdClientGetName(Call& call);
 void CmdClientSetInfo(Call& call);
 void CmdClientInfo(Call& call);
 void CmdClientList(Call& call);
+void CmdClientReply(Call& call);
 
 // pubsub_commands.cc
 void CmdSubscribe(Call& call);

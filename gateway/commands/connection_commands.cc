@@ -276,6 +276,27 @@ void CmdClientInfo(Call& call) {
   call.Finish();
 }
 
+// CLIENT REPLY ON|OFF|SKIP. OFF and SKIP are silent themselves; subscription confirmations
+// and pushed messages are sent regardless (Redis 7.0).
+void CmdClientReply(Call& call) {
+  std::string_view mode = call.arg(2);
+  Session& s = call.session();
+  if (EqualsIgnoreCase(mode, "on")) {
+    s.set_reply_mode(Session::ReplyMode::kOn);
+    call.set_silent(false);
+  } else if (EqualsIgnoreCase(mode, "off")) {
+    s.set_reply_mode(Session::ReplyMode::kOff);
+    call.set_silent(true);
+  } else if (EqualsIgnoreCase(mode, "skip")) {
+    s.set_reply_mode(Session::ReplyMode::kSkip);
+    call.set_silent(true);
+  } else {
+    call.ReplyError(errors::kSyntax);
+    return;
+  }
+  call.ReplyOk();
+}
+
 void CmdClientList(Call& call) {
   // Filters (TYPE, ID) are accepted as Redis 7.0 does.
   ArgParser p(call, 2);

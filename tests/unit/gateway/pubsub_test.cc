@@ -330,5 +330,29 @@ TEST_F(PubSubTest, WithoutABusChannelsStayLocal) {
   EXPECT_EQ(Take(), (std::vector<std::string>{R"(["message", "c", "m"])"}));
 }
 
+TEST_F(PubSubTest, ClientReplyOffSilencesRepliesButNotPushes) {
+  EXPECT_TRUE(RunAll({"client", "reply", "off"}).empty());
+  EXPECT_TRUE(RunAll({"echo", "x"}).empty());
+  EXPECT_TRUE(RunAll({"nosuchcommand"}).empty());
+  EXPECT_EQ(RunAll({"subscribe", "c"}), (std::vector<std::string>{R"(["subscribe", "c", :1])"}));
+  Client pub(server());
+  pub.Send({"publish", "c", "m"});
+  Drain();
+  EXPECT_EQ(Take(), (std::vector<std::string>{R"(["message", "c", "m"])"}));
+  EXPECT_EQ(RunAll({"unsubscribe", "c"}),
+            (std::vector<std::string>{R"(["unsubscribe", "c", :0])"}));
+  EXPECT_EQ(RunAll({"client", "reply", "on"}), (std::vector<std::string>{"+OK"}));
+  EXPECT_EQ(RunAll({"echo", "y"}), (std::vector<std::string>{R"("y")"}));
+}
+
+TEST_F(PubSubTest, ClientReplySkipSilencesOnlyTheNextCommand) {
+  Send({"client", "reply", "skip"});
+  Send({"echo", "a"});
+  Send({"echo", "b"});
+  Drain();
+  EXPECT_EQ(Take(), (std::vector<std::string>{R"("b")"}));
+  EXPECT_EQ(RunAll({"client", "reply", "maybe"}), (std::vector<std::string>{"-ERR syntax error"}));
+}
+
 }  // namespace
 }  // namespace gateway
