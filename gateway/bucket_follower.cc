@@ -57,6 +57,11 @@ BucketFollower::BucketFollower(Host* host, std::string bucket, int64_t marker_gr
 BucketFollower::~BucketFollower() { FailWaiters(); }
 
 void BucketFollower::Start(uint64_t stream_last_seq) {
+  if (!has_started_) {
+    // Keyspace notifications start after the history present now.
+    has_started_ = true;
+    reported_seq_ = stream_last_seq;
+  }
   if (stream_last_seq > start_target_) start_target_ = stream_last_seq;
   if (sid_ != 0) host_->Unsubscribe(sid_);
   deliver_subject_ = "_INBOX." + RandomSuffix();
@@ -144,6 +149,10 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
   if (key.size() <= prefix) return;
   key.remove_prefix(prefix);
   std::string_view operation = kvmap::FindHeaderValue(op.headers, kvmap::kHdrKvOperation);
+  // Each message is reported once, the first time it is applied: the history replayed at
+  // start-up, and the replay after a flush, report nothing.
+  const bool is_unreported = stream_seq > reported_seq_;
+  if (is_unreported) reported_seq_ = stream_seq;
   if (operation == "PURGE" && kvmap::FindHeaderValue(op.headers, "Nats-Rollup") == "all") {
     index_.ApplyFlush(stream_seq);  // a rollup written by another client
     markers_.clear();
@@ -160,8 +169,13 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
     }
     index_.ApplyDelete(key, stream_seq);  // a flush already handled: only advance
   } else if (operation == "DEL" || operation == "PURGE") {
+    const bool was_live = is_unreported && IsLive(key);
     index_.ApplyDelete(key, stream_seq);
     markers_.push_back(Marker{kvmap::NowUnixMs(), std::string(key), stream_seq});
+    if (is_unreported) {
+      Report(op, key, operation == "DEL" ? kvmap::EntryOp::kDelete : kvmap::EntryOp::kPurge,
+             was_live, stream_seq);
+    }
   } else if (key.substr(0, kvmap::kInternalKeyPrefix.size()) == kvmap::kInternalKeyPrefix) {
     index_.ApplyDelete(key, stream_seq);  // internal keys are not Redis keys: only advance
   } else {
@@ -171,8 +185,28 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
     if (!at.empty() && std::from_chars(at.data(), at.data() + at.size(), v).ec == std::errc()) {
       deadline = v;
     }
+    const bool was_live = is_unreported && IsLive(key);
     index_.ApplyPut(key, stream_seq, deadline);
+    if (is_unreported) Report(op, key, kvmap::EntryOp::kPut, was_live, stream_seq);
   }
+}
+
+bool BucketFollower::IsLive(std::string_view key) const {
+  const kvmap::KeyspaceIndex::KeyInfo* info = index_.Find(key);
+  // Redis 7.0 expires a key when now > deadline (kvmap/ttl.h).
+  return info != nullptr && (info->expires_at_ms == 0 || kvmap::NowUnixMs() <= info->expires_at_ms);
+}
+
+void BucketFollower::Report(const kvmap::NatsOp& op, std::string_view key, kvmap::EntryOp entry_op,
+                            bool was_live, uint64_t stream_seq) {
+  kvmap::ChangeEvent change;
+  change.bucket = bucket_;
+  change.key = key;
+  change.op = entry_op;
+  change.events = kvmap::FindHeaderValue(op.headers, kvmap::kHdrEvent);
+  change.was_live = was_live;
+  change.revision = stream_seq;
+  host_->OnChange(change);
 }
 
 void BucketFollower::WhenApplied(uint64_t seq, std::function<void(bool)> cb) {

@@ -15,6 +15,11 @@
 // that carried the deadline, so an overwrite made meanwhile always wins and several gateways
 // expiring the same key do no harm.
 //
+// Every put and delete/purge marker of a Redis key stored after the follower first started is
+// reported to Host::OnChange once, with its Redis-Event header and whether the key was live
+// just before (keyspace notifications, DESIGN.md decision 8). History replayed at start-up or
+// after a flush, flush markers and internal keys are not reported.
+//
 // Thread: the loop thread. The host (NatsWireBackend) owns the connection.
 #pragma once
 
@@ -45,7 +50,8 @@ class BucketFollower {
     virtual void ApiCall(const std::string& subject, const std::string& body, ApiCallback cb) = 0;
     virtual void WriteForFollower(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) = 0;
     virtual int64_t NowMs() = 0;
-    // A change applied after the follower first synced (keyspace notifications).
+    // One change, reported once, in stream order (see the file comment). Views are valid
+    // during the call only.
     virtual void OnChange(const kvmap::ChangeEvent& change) { (void)change; }
   };
 
@@ -82,6 +88,11 @@ class BucketFollower {
 
  private:
   void Apply(const kvmap::NatsOp& op, uint64_t stream_seq);
+  // True when `key` is in the index and not past its deadline (wall clock).
+  bool IsLive(std::string_view key) const;
+  // Tells the host about one applied put or marker (keyspace notifications).
+  void Report(const kvmap::NatsOp& op, std::string_view key, kvmap::EntryOp entry_op, bool was_live,
+              uint64_t stream_seq);
   void Restart(const char* why);
   void RunWaiters();
   void FailWaiters();
@@ -94,6 +105,10 @@ class BucketFollower {
   uint64_t expected_consumer_seq_ = 1;
   uint64_t start_target_ = 0;  // the stream's last sequence when the follower started
   uint64_t last_flush_seq_ = 0;  // the newest flush marker handled (replays skip it)
+  bool has_started_ = false;
+  // The highest stream sequence reported to Host::OnChange, or the stream's last sequence at
+  // the first Start (history is not reported); replays never report a sequence twice.
+  uint64_t reported_seq_ = 0;
   int64_t last_activity_ms_ = 0;
   uint64_t restarts_ = 0;
   uint64_t markers_purged_ = 0;

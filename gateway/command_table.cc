@@ -56,7 +56,9 @@ constexpr CommandSpec kConfigSubcommands[] = {
      "Knows only the parameters the gateway honours (gateway/config.cc) plus a few fixed facts."},
     {"config|set", -4, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdConfigSet,
      "Sets configuration parameters in-flight.", "server", "2.0.0", {}, nullptr,
-     "Settable: requirepass, proto-max-bulk-len, maxclients. Settings are per gateway."},
+     "Settable: requirepass, proto-max-bulk-len, maxclients, client-output-buffer-limit, "
+     "notify-keyspace-events. notify-keyspace-events is shared by every gateway through the "
+     "<bucket>-config KV bucket; the others are per gateway."},
     {"config|resetstat", 2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0,
      CmdConfigResetStat, "Resets the server's statistics.", "server", "2.0.0"},
     {"config|rewrite", 2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0,

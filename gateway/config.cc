@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <functional>
 
+#include "gateway/errors.h"
+#include "gateway/keyspace_events.h"
+
 namespace gateway {
 namespace {
 
@@ -147,6 +150,16 @@ const std::vector<Param>& Params() {
          return std::string();
        }},
       {"client-output-buffer-limit", FormatOutputLimits, SetOutputLimits},
+      // Shared by every gateway: CONFIG SET validates it here, on its copy of the
+      // configuration, then stores it in the config bucket (KeyspaceNotifier::Set).
+      {"notify-keyspace-events",
+       [](const Config& c) { return FormatKeyspaceEventFlags(c.notify_keyspace_flags); },
+       [](Config* c, std::string_view v) {
+         std::optional<int> flags = ParseKeyspaceEventFlags(v);
+         if (!flags) return std::string(errors::kInvalidKeyspaceEvents);
+         c->notify_keyspace_flags = *flags;
+         return std::string();
+       }},
       // Fixed facts clients and test suites ask for.
       {"save", [](const Config&) { return std::string(); }, nullptr},
       {"appendonly", [](const Config&) { return std::string("no"); }, nullptr},
@@ -245,6 +258,9 @@ std::optional<int64_t> ParseInt64(std::string_view text) {
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text, bool nocase) {
+  // stringmatchlen's loop runs only while both are non-empty: an empty string matches only the
+  // empty pattern, even "*" (KEYS and SCAN special-case a lone "*", as Redis does).
+  if (text.empty()) return pattern.empty();
   bool skip_longer = false;
   return GlobMatchImpl(pattern.data(), pattern.data() + pattern.size(), text.data(),
                        text.data() + text.size(), nocase, 0, &skip_longer);
@@ -300,6 +316,9 @@ std::string FlagsUsage() {
          "                            redis.pubsub: channel a:b is redis.pubsub.a.b)\n"
          "  --client-output-buffer-limit 'CLASS HARD SOFT SECONDS ...'\n"
          "                            as in Redis (default pubsub 32mb 8mb 60)\n"
+         "  --notify-keyspace-events CLASSES\n"
+         "                            as in Redis; stored for every gateway sharing the\n"
+         "                            buckets (default: keep the stored value, else off)\n"
          "  --log-level LEVEL         info or debug (default info)\n";
 }
 
@@ -392,6 +411,9 @@ std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) 
       config->pubsub_prefix = std::string(value);
     } else if (flag == "--client-output-buffer-limit") {
       if (!SetOutputLimits(config, value).empty()) return bad();
+    } else if (flag == "--notify-keyspace-events") {
+      if (!ParseKeyspaceEventFlags(value)) return bad();
+      config->notify_keyspace_events = std::string(value);
     } else if (flag == "--log-level") {
       config->log_level = std::string(value);
     } else {

@@ -48,11 +48,19 @@ struct Config {
   OutputBufferLimit normal_output_limit{0, 0, 0};
   OutputBufferLimit replica_output_limit{256ll << 20, 64ll << 20, 60};
   OutputBufferLimit pubsub_output_limit{32ll << 20, 8ll << 20, 60};
+  // notify-keyspace-events, shared by every gateway through the config bucket
+  // (KeyspaceNotifier): the text --notify-keyspace-events gave, stored there at start-up
+  // (nullopt: adopt the stored one), and the flags in force (notify::k* bits), kept current by
+  // KeyspaceNotifier.
+  std::optional<std::string> notify_keyspace_events;
+  int notify_keyspace_flags = 0;
 
   // Name of the bucket that stores database `db`.
   std::string BucketFor(int db) const {
     return db == 0 ? bucket : bucket + "-" + std::to_string(db);
   }
+  // Name of the bucket of shared settings (DESIGN.md decision 8); never a database's name.
+  std::string ConfigBucket() const { return bucket + "-config"; }
 };
 
 // Parses argv into *config. Returns an error message, or empty on success. "--help" sets

@@ -94,5 +94,16 @@ inline constexpr std::string_view kLfuNotSelected =
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
     "that when switching between policies at runtime LRU and LFU data will take some time to "
     "adjust.";
+// CONFIG SET notify-keyspace-events with a letter keyspaceEventsStringToFlags refuses.
+inline constexpr std::string_view kInvalidKeyspaceEvents =
+    "ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid "
+    "event class character. Use 'Ag$lshzxeKEtmdn'.";
+// CONFIG SET naming one parameter twice (Redis 7.0 names the later argument as given).
+inline std::string DuplicateConfigParameter(std::string_view name) {
+  std::string out = "ERR CONFIG SET failed (possibly related to argument '";
+  out += name;
+  out += "') - duplicate parameter";
+  return out;
+}
 
 }  // namespace gateway::errors

@@ -161,6 +161,9 @@ int main(int argc, char** argv) {
   };
   if (wire != nullptr) wire->set_after_batch([&context] { context.FlushScheduled(); });
   executor.set_after_batch([&context] { context.FlushScheduled(); });
+  // Keyspace notifications: the shared notify-keyspace-events setting and the change observer
+  // (needs the timer above to retry while NATS is unreachable).
+  context.keyspace_notifier().Start();
 
   gateway::Server server(loop, &context);
   std::string listen_err = server.Listen();

@@ -158,6 +158,7 @@ void NatsWireBackend::OnTcpConnected(int status) {
   is_connect_sent_ = false;
   in_.clear();
   in_pos_ = 0;
+  read_base_ = std::string::npos;
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&socket_->tcp),
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -169,6 +170,7 @@ void NatsWireBackend::OnTcpConnected(int status) {
           return;
         }
         size_t used = self->in_.size();
+        self->read_base_ = used;
         self->in_.resize(used + kReadChunk);
         *buf = uv_buf_init(self->in_.data() + used, kReadChunk);
       },
@@ -176,8 +178,11 @@ void NatsWireBackend::OnTcpConnected(int status) {
         auto* sock = static_cast<Socket*>(s->data);
         NatsWireBackend* self = sock->backend;
         if (self == nullptr) return;
-        // alloc grew in_ by a whole chunk; keep only what arrived.
-        self->in_.resize(self->in_.size() - kReadChunk + (nread > 0 ? nread : 0));
+        // alloc grew in_ by a whole chunk (when it was called); keep only what arrived.
+        if (self->read_base_ != std::string::npos) {
+          self->in_.resize(self->read_base_ + (nread > 0 ? static_cast<size_t>(nread) : 0));
+          self->read_base_ = std::string::npos;
+        }
         if (nread < 0) {
           self->Disconnect(nread == UV_EOF ? "server closed the connection"
                                            : std::string("read: ") + uv_strerror(nread));
@@ -893,7 +898,7 @@ void NatsWireBackend::Bus::Unsubscribe(uint64_t handle) {
 
 bool NatsWireBackend::Bus::Publish(std::string_view subject, std::string_view payload) {
   NatsWireBackend& b = *owner_;
-  if (b.state_ != State::kConnected) return false;
+  if (b.state_ != State::kConnected || payload.size() > max_payload()) return false;
   ++b.bus_messages_out_;
   kvmap::AppendPub(&b.out_, subject, {}, payload);
   return true;

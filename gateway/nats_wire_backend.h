@@ -158,6 +158,7 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
     void Unsubscribe(uint64_t handle) override;
     bool Publish(std::string_view subject, std::string_view payload) override;
     size_t publish_backlog() const override;
+    size_t max_payload() const override { return static_cast<size_t>(owner_->max_payload_); }
     void WhenBacklogBelow(size_t bytes, std::function<void()> cb) override;
 
    private:
@@ -199,6 +200,9 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
   bool is_write_in_flight_ = false;  // a uv_write is pending; new output waits in out_
   std::string in_;
   size_t in_pos_ = 0;
+  // Size of in_ before the read buffer the alloc callback added, or npos when none was added
+  // (libuv can report EOF or an error without asking for a buffer first).
+  size_t read_base_ = std::string::npos;
 
   std::string inbox_prefix_;  // "_INBOX.<random>." ; replies arrive on <prefix><token>
   uint64_t next_token_ = 1;

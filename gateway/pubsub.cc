@@ -345,12 +345,12 @@ int64_t PubSub::DeliverToChannel(std::string_view channel, std::string_view mess
     sub = found->second.get();
   }
   int64_t receivers = 0;
-  // Each frame is encoded once per protocol, not once per receiver. Targets are copied: a
-  // delivery may close a session (output limit), though it stays registered until destroyed.
+  // Each frame is encoded once per protocol, not once per receiver. A delivery may close a
+  // session (output limit), but a session leaves the registry only when it is destroyed, so
+  // the vector does not change during the loop.
   auto deliver = [&](const std::vector<Session*>& sessions, const std::string* pattern) {
     std::string encoded[2];
-    std::vector<Session*> targets = sessions;
-    for (Session* s : targets) {
+    for (Session* s : sessions) {
       int i = s->protocol() == resp::Protocol::kResp3 ? 1 : 0;
       if (encoded[i].empty()) {
         AppendMessageFrame(&encoded[i], s->protocol(), pattern, channel, message);
@@ -390,6 +390,11 @@ int64_t PubSub::Publish(std::string_view channel, std::string_view message) {
     if (auto subject = SubjectFor(channel)) bus->Publish(*subject, message);
   }
   return receivers;
+}
+
+bool PubSub::FitsNats(std::string_view message) const {
+  kvmap::MessageBus* bus = server_->backend().bus();
+  return bus == nullptr || message.size() <= bus->max_payload();
 }
 
 void PubSub::PublishWithBackpressure(std::string_view channel, std::string_view message,

@@ -84,6 +84,8 @@ class PubSub {
   // PUBLISH: delivers to local subscribers, then to NATS. Returns the number of local
   // receivers (Redis counts channel and pattern receivers).
   int64_t Publish(std::string_view channel, std::string_view message);
+  // False when `message` is too large for one NATS message (PUBLISH then answers an error).
+  bool FitsNats(std::string_view message) const;
   // PUBLISH with backpressure: while more than kBacklogHigh bytes wait to be written to NATS,
   // publishes queue here (in order, local delivery included) until the backlog drops below
   // kBacklogLow, so a fast publisher cannot grow the gateway's memory without bound.

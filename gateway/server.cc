@@ -54,6 +54,23 @@ class TcpConnection : public Transport {
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
   uv_handle_t* handle() { return reinterpret_cast<uv_handle_t*>(&handle_); }
 
+  void SendBytes(std::string_view bytes) override {
+    if (is_closing_ || bytes.empty()) return;
+    size_t offset = 0;
+    if (unsent_ == 0) {
+      uv_buf_t buf = uv_buf_init(const_cast<char*>(bytes.data()),
+                                 static_cast<unsigned>(bytes.size()));
+      int n = uv_try_write(stream(), &buf, 1);
+      if (n > 0) offset = static_cast<size_t>(n);
+      if (n < 0 && n != UV_EAGAIN) {
+        Close();
+        return;
+      }
+      if (offset == bytes.size()) return;
+    }
+    Send(std::string(bytes.substr(offset)));
+  }
+
   void Send(std::string&& bytes) override {
     if (is_closing_ || bytes.empty()) return;
     size_t offset = 0;
@@ -135,6 +152,9 @@ class TcpConnection : public Transport {
     auto* self = static_cast<TcpConnection*>(s->data);
     if (nread > 0) {
       self->session_->CommitInput(static_cast<size_t>(nread));
+      // Commands can give other clients output (PUBLISH to local subscribers): send it now,
+      // in one write per client for the whole read.
+      self->server_->context_->FlushScheduled();
     } else if (nread < 0) {
       // EOF or error: the client is gone; in-flight calls are dropped.
       self->Close();

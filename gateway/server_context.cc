@@ -95,19 +95,29 @@ void ServerContext::ScheduleFlush(Session* session) {
     session->Flush();
     return;
   }
+  // Once per batch: a subscriber receiving many messages is listed once.
+  if (session->is_flush_scheduled) return;
+  session->is_flush_scheduled = true;
   flush_list_.push_back(session->id());
 }
 
 void ServerContext::FlushScheduled() {
-  // A flush can schedule further flushes (a reply finishing another call); take the list.
+  // A flush can schedule further flushes (a reply finishing another call); take the list. The
+  // two vectors swap back and forth, so their capacity is kept. Not re-entrant: a nested call
+  // leaves the work to the loop below.
+  if (is_flushing_) return;
+  is_flushing_ = true;
   while (!flush_list_.empty()) {
-    std::vector<uint64_t> ids;
-    ids.swap(flush_list_);
-    for (uint64_t id : ids) {
+    flushing_.swap(flush_list_);
+    for (uint64_t id : flushing_) {
       auto it = sessions_.find(id);
-      if (it != sessions_.end()) it->second->Flush();
+      if (it == sessions_.end()) continue;
+      it->second->is_flush_scheduled = false;
+      it->second->Flush();
     }
+    flushing_.clear();
   }
+  is_flushing_ = false;
 }
 
 }  // namespace gateway

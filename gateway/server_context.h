@@ -123,6 +123,8 @@ class ServerContext {
   std::vector<std::string> bucket_names_;
   std::map<uint64_t, Session*> sessions_;
   std::vector<uint64_t> flush_list_;
+  std::vector<uint64_t> flushing_;
+  bool is_flushing_ = false;
   bool defer_flushes_ = false;
   uint64_t next_client_id_ = 1;
   uint64_t msg_id_counter_ = 0;

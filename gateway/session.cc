@@ -36,6 +36,9 @@ bool IsAllowedWhileSubscribed(std::string_view name) {
   return false;
 }
 
+// A flush buffer larger than this is released after use rather than kept for the next one.
+constexpr size_t kMaxKeptOutputCapacity = 64 * 1024;
+
 bool IsSubscriptionCommand(std::string_view name) {
   return name == "subscribe" || name == "psubscribe" || name == "unsubscribe" ||
          name == "punsubscribe";
@@ -298,7 +301,9 @@ void Session::Run(Call* call) {
   call->set_state(Call::State::kRunning);
   call->MarkStarted();
   ++server_->stats().total_commands_processed;
+  running_call_ = call;
   call->spec().handler(*call);
+  running_call_ = nullptr;
 }
 
 void Session::StartReadyCalls() {
@@ -354,7 +359,6 @@ void Session::Flush() {
     return;
   }
   is_in_flush_ = true;
-  std::string out;
   do {
     needs_another_pass_ = false;
     ParseAvailable();
@@ -362,12 +366,14 @@ void Session::Flush() {
       needs_start_scan_ = false;
       StartReadyCalls();
     }
-    CollectReplies(&out);
+    CollectReplies(&out_);
   } while (needs_another_pass_ || needs_start_scan_);
   is_in_flush_ = false;
-  if (!out.empty()) {
-    server_->stats().total_net_output_bytes += out.size();
-    transport_->Send(std::move(out));
+  if (!out_.empty()) {
+    server_->stats().total_net_output_bytes += out_.size();
+    transport_->SendBytes(out_);
+    out_.clear();
+    if (out_.capacity() > kMaxKeptOutputCapacity) std::string().swap(out_);
   }
   if (is_close_after_reply_ && queue_.empty()) {
     is_closing_ = true;
@@ -386,14 +392,34 @@ void Session::set_reply_mode(ReplyMode mode) {
 
 void Session::DeliverPush(std::string_view bytes) {
   if (is_closing_ || is_close_after_reply_) return;
-  if (!queue_.empty() && queue_.back()->is_push()) {
-    queue_.back()->reply_bytes().append(bytes);
+  // Normally the push goes last. A push caused by this client's own running command (a RESP3
+  // client publishing to its own channel) goes before that command's reply, as in Redis, where
+  // the message is written while the command runs.
+  if (queue_.empty()) {
+    // Nothing queued: straight into the output of the next flush.
+    out_.append(bytes);
+    if (EnforceOutputLimit()) return;
+    if (is_in_flush_) {
+      needs_another_pass_ = true;
+    } else {
+      server_->ScheduleFlush(this);
+    }
+    return;
+  }
+  size_t at = queue_.size();
+  if (running_call_ != nullptr) {
+    while (at > 0 && queue_[at - 1].get() != running_call_) --at;
+    if (at > 0) --at;  // the running call's own position
+    else at = queue_.size();
+  }
+  if (at > 0 && queue_[at - 1]->is_push()) {
+    queue_[at - 1]->reply_bytes().append(bytes);
   } else {
     auto push = std::make_shared<Call>(this, nullptr, resp::Request(), db_, protocol_);
     push->reply_bytes().assign(bytes);
     push->set_push(true);
     push->set_state(Call::State::kDone);
-    queue_.push_back(std::move(push));
+    queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(at), std::move(push));
   }
   queued_push_bytes_ += bytes.size();
   if (EnforceOutputLimit()) return;
@@ -458,6 +484,7 @@ void Session::Close() {
   if (is_closing_ && queue_.empty()) return;
   is_closing_ = true;
   queued_push_bytes_ = 0;
+  std::string().swap(out_);
   // Destroying the calls expires every completion's weak reference: late answers are dropped.
   queue_.clear();
   unfinished_keyed_ = 0;

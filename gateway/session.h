@@ -45,6 +45,8 @@ class Transport {
   virtual ~Transport() = default;
   // Takes ownership of bytes to send; they go out in order.
   virtual void Send(std::string&& bytes) = 0;
+  // Sends a copy of what is not written at once (the caller keeps its buffer for reuse).
+  virtual void SendBytes(std::string_view bytes) { Send(std::string(bytes)); }
   virtual void PauseReading() = 0;
   virtual void ResumeReading() = 0;
   // Closes after everything sent so far has been written.
@@ -200,6 +202,8 @@ class Session {
   // After the current reply is sent, close (QUIT).
   void CloseAfterReply() { is_close_after_reply_ = true; }
   ServerContext& server() { return *server_; }
+  // Set while the session is on the server's list of sessions to flush after this batch.
+  bool is_flush_scheduled = false;
   // CLIENT REPLY: OFF silences every later reply, SKIP only the next command's.
   enum class ReplyMode : uint8_t { kOn, kOff, kSkip };
   void set_reply_mode(ReplyMode mode);
@@ -212,7 +216,9 @@ class Session {
   // reply queued before it, and applies the pubsub output buffer limit.
   void DeliverPush(std::string_view bytes);
   // Output waiting for this client: unsent bytes plus pushes still queued.
-  size_t pending_output_bytes() const { return transport_->unsent_bytes() + queued_push_bytes_; }
+  size_t pending_output_bytes() const {
+    return transport_->unsent_bytes() + queued_push_bytes_ + out_.size();
+  }
 
  private:
   // Closes the client when its output is over the limit of its class (Redis's
@@ -256,6 +262,10 @@ class Session {
   std::string last_command_;
   std::set<std::string, std::less<>> channels_, patterns_;
   size_t queued_push_bytes_ = 0;
+  // Output of the current flush, and pushes that arrived with nothing queued; reused (its
+  // capacity kept, up to a bound) so a busy subscriber does not allocate per batch.
+  std::string out_;
+  Call* running_call_ = nullptr;  // the call whose handler is executing right now
   bool are_replies_off_ = false;
   bool is_next_reply_skipped_ = false;
   // When pending output first went above the soft limit (unset while below it).

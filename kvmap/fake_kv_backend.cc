@@ -342,7 +342,7 @@ void FakeKvBackend::FakeBus::ReleaseConfirmations() {
 }
 
 bool FakeKvBackend::FakeBus::Publish(std::string_view subject, std::string_view payload) {
-  if (!owner_->is_connected()) return false;
+  if (!owner_->is_connected() || payload.size() > max_payload()) return false;
   published_.emplace_back(std::string(subject), std::string(payload));
   return true;
 }

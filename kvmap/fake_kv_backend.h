@@ -169,6 +169,7 @@ class FakeKvBackend : public KvBackend {
     void Unsubscribe(uint64_t handle) override { subs_.erase(handle); }
     bool Publish(std::string_view subject, std::string_view payload) override;
     size_t publish_backlog() const override { return backlog_; }
+    size_t max_payload() const override { return owner_->max_payload_; }
     void WhenBacklogBelow(size_t bytes, std::function<void()> cb) override;
 
     // --- test controls ---

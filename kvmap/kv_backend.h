@@ -140,7 +140,10 @@ class MessageBus {
   virtual uint64_t Subscribe(const std::string& subject, MessageFn on_message,
                              std::function<void(KvStatus)> confirmed) = 0;
   virtual void Unsubscribe(uint64_t handle) = 0;
-  // Publishes without waiting. false when not connected (the message is dropped). This
+  // Largest payload the server accepts in one message (its max_payload).
+  virtual size_t max_payload() const = 0;
+  // Publishes without waiting. false when not connected or the payload is over max_payload()
+  // (the message is dropped; an oversized one would make the server close the connection). This
   // connection does not receive its own messages (no echo): the gateway delivers to its own
   // subscribers itself.
   virtual bool Publish(std::string_view subject, std::string_view payload) = 0;

@@ -110,6 +110,7 @@ void BitfieldWrite(Call& call, std::shared_ptr<const kvmap::BitfieldPlan> plan) 
           d.kind = RmwDecision::Kind::kPut;
           d.value = std::move(*outcome->new_value);
           d.headers = KeepTtlHeaders(live);
+          d.events = "setbit";  // Redis 7.0 names BITFIELD's writes so too
           return d;
         },
         [outcome](Call& done, const RmwDecision&) { ReplyBitfieldResults(done, *outcome); });
@@ -170,6 +171,7 @@ void BitOpStore(Call& call, std::shared_ptr<BitOpState> st) {
   w.bucket = call.bucket();
   w.key = dest;
   w.value = *result;
+  w.headers.push_back(EventHeader("set"));
   call.backend().Write(w, call.Bind<kvmap::WriteResult>([length](Call& c, kvmap::WriteResult r) {
     if (r.status != KvStatus::kOk) {
       c.ReplyKvError(r.status, r.detail);
@@ -238,6 +240,7 @@ void CmdSetBit(Call& call) {
           d.kind = RmwDecision::Kind::kPut;
           d.value = std::move(outcome.new_value);
           d.headers = KeepTtlHeaders(live);
+          d.events = "setbit";
           return d;
         },
         [old_bit](Call& done, const RmwDecision&) {

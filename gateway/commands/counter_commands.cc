@@ -47,6 +47,7 @@ void IncrementBy(Call& call, int64_t delta) {
           d.kind = RmwDecision::Kind::kPut;
           d.value = sum->text;
           d.headers = KeepTtlHeaders(live);
+          d.events = "incrby";  // also for DECR and DECRBY, as in Redis 7.0
           return d;
         },
         [result](Call& done, const RmwDecision&) {
@@ -67,6 +68,7 @@ void IncrByFloatOnBucket(Call& call) {
         d.kind = RmwDecision::Kind::kPut;
         d.value = std::move(sum).value();
         d.headers = KeepTtlHeaders(live);
+        d.events = "incrbyfloat";
         return d;
       },
       [](Call& done, const RmwDecision& decision) {

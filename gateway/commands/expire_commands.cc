@@ -80,11 +80,15 @@ std::string ParseExpire(const Call& call, const ExpireForm& form, ExpireState* s
   return {};
 }
 
-// The headers of `live` that may be written again, without its deadline.
+// The headers of `live` that may be written again, without its deadline or its events (those
+// were the previous write's).
 kvmap::Headers HeadersWithoutDeadline(const kvmap::Entry& live) {
   kvmap::Headers out;
   for (const kvmap::Header& h : live.headers) {
-    if (h.first == kvmap::kHdrExpiresAt || !kvmap::IsWritableHeader(h.first)) continue;
+    if (h.first == kvmap::kHdrExpiresAt || h.first == kvmap::kHdrEvent ||
+        !kvmap::IsWritableHeader(h.first)) {
+      continue;
+    }
     out.push_back(h);
   }
   return out;
@@ -117,6 +121,7 @@ void ExpireOnBucket(Call& call, std::shared_ptr<ExpireState> st) {
         d.value = live->value;
         d.headers = HeadersWithoutDeadline(*live);
         d.headers.emplace_back(std::string(kvmap::kHdrExpiresAt), std::to_string(st->when_ms));
+        d.events = "expire";
         return d;
       },
       [st](Call& c, const RmwDecision&) {
@@ -183,6 +188,7 @@ void PersistOnBucket(Call& call) {
         d.kind = RmwDecision::Kind::kPut;
         d.value = live->value;
         d.headers = HeadersWithoutDeadline(*live);
+        d.events = "persist";
         return d;
       },
       [reply](Call& c, const RmwDecision&) {

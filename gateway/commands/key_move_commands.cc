@@ -21,6 +21,10 @@
 // The destination of COPY ... DB n and MOVE is in another database, that is another bucket; it
 // is ensured before its first use, like the call's own bucket.
 //
+// Keyspace events (Redis-Event): the destination write carries rename_to, copy_to or move_to,
+// the source delete rename_from or move_from. Redis 7.0 notifies the source first; here the
+// stream order, destination first, is the order subscribers see.
+//
 // Thread: the loop thread.
 #include <algorithm>
 #include <climits>
@@ -70,12 +74,14 @@ struct MoveOp {
   bool is_delete_source = false; // RENAME, RENAMENX, MOVE
   bool is_same_key = false;      // RENAME k k: answered after the source lookup
   bool count_lookup = false;     // COPY reads the source with lookupKeyRead (keyspace stats)
+  // Keyspace events (Redis-Event) of the destination write and of the source delete.
+  std::string_view dst_event, src_event;
   // Replies. `on_missing` runs when the source does not exist; `on_done(moved)` at the end.
   std::function<void(Call&)> on_missing;
   std::function<void(Call&, bool moved)> on_done;
 
   kvmap::Entry source;  // the live source as read in step 1
-  kvmap::Headers headers;  // the source's headers that are written again
+  kvmap::Headers headers;  // the source's headers that are written again, and dst_event
   // The destination write being sent, kept whole for a byte-identical resend.
   uint64_t dst_expected = 0;
   std::string msg_id;
@@ -185,6 +191,7 @@ void DeleteSource(Call& call, std::shared_ptr<MoveOp> op) {
   w.bucket = op->src_bucket;
   w.key = op->src_key;
   w.op = kvmap::EntryOp::kDelete;
+  w.headers.push_back(EventHeader(op->src_event));
   w.expected_revision = op->source.revision;
   w.msg_id = op->msg_id;
   call.backend().Write(w, call.Bind<kvmap::WriteResult>([op](Call& c, kvmap::WriteResult r) {
@@ -227,11 +234,13 @@ void ReadSource(Call& call, std::shared_ptr<MoveOp> op) {
           return;
         }
         op->source = std::move(r.entry);
+        // The source's events were its last write's; the destination gets its own.
         for (const kvmap::Header& h : op->source.headers) {
           if (kvmap::IsWritableHeader(h.first) && h.first != kvmap::kHdrEvent) {
             op->headers.push_back(h);
           }
         }
+        op->headers.push_back(EventHeader(op->dst_event));
         if (c.backend().IsBucketReady(op->dst_bucket)) {
           ReadDestination(c, op);
           return;
@@ -267,6 +276,8 @@ void RenameGeneric(Call& call, bool nx) {
   op->is_replace = !nx;
   op->is_delete_source = true;
   op->is_same_key = call.arg(1) == call.arg(2);
+  op->dst_event = "rename_to";
+  op->src_event = "rename_from";
   op->on_missing = [](Call& c) { c.ReplyError(errors::kNoSuchKey); };
   op->on_done = [nx](Call& c, bool moved) {
     if (nx) {
@@ -320,6 +331,7 @@ void CmdCopy(Call& call) {
   auto op = NewOp(call, dst_db, call.arg(1), call.arg(2));
   op->is_replace = is_replace;
   op->count_lookup = true;
+  op->dst_event = "copy_to";
   op->on_missing = [](Call& c) { ReplyMoved(c, false); };
   op->on_done = ReplyMoved;
   Start(call, op);
@@ -338,6 +350,8 @@ void CmdMove(Call& call) {
   }
   auto op = NewOp(call, *db, call.arg(1), call.arg(1));
   op->is_delete_source = true;
+  op->dst_event = "move_to";
+  op->src_event = "move_from";
   op->on_missing = [](Call& c) { ReplyMoved(c, false); };
   op->on_done = ReplyMoved;
   Start(call, op);

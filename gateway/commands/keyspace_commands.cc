@@ -85,7 +85,10 @@ void CmdKeys(Call& call) {
       if (!prefix.empty() && encoded.compare(0, prefix.size(), prefix) != 0) return;
       if (IsExpired(info, now)) return;
       std::optional<std::string> key = kvmap::DecodeKey(encoded);
-      if (key && GlobMatch(pattern, *key, /*nocase=*/false)) keys.push_back(std::move(*key));
+      // KEYS * lists every key, the empty one included (Redis's allkeys shortcut).
+      if (key && (pattern == "*" || GlobMatch(pattern, *key, /*nocase=*/false))) {
+        keys.push_back(std::move(*key));
+      }
     });
     c.reply().ArrayHeader(keys.size());
     for (const std::string& k : keys) c.reply().Bulk(k);
@@ -150,7 +153,11 @@ void CmdScan(Call& call) {
           if (!opts->type.empty() && !EqualsIgnoreCase(opts->type, "string")) return;
           std::optional<std::string> key = kvmap::DecodeKey(encoded);
           if (!key) return;
-          if (!opts->pattern.empty() && !GlobMatch(opts->pattern, *key, false)) return;
+          // MATCH * is no filter at all in Redis (the empty key included).
+          if (!opts->pattern.empty() && opts->pattern != "*" &&
+              !GlobMatch(opts->pattern, *key, false)) {
+            return;
+          }
           keys.push_back(std::move(*key));
         });
     c.reply().ArrayHeader(2);

@@ -6,6 +6,7 @@
 //
 // A (P)SUBSCRIBE's confirmation frames are written at once but the call finishes only when
 // every NATS subscription it needs is confirmed; messages arriving meanwhile queue behind it.
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,12 @@ void CmdUnsubscribe(Call& call) { UnsubscribeCommon(call, /*is_pattern=*/false);
 void CmdPUnsubscribe(Call& call) { UnsubscribeCommon(call, /*is_pattern=*/true); }
 
 void CmdPublish(Call& call) {
+  // Refused whole rather than delivered only here: other gateways could never see it.
+  if (!call.server().pubsub().FitsNats(call.arg(2))) {
+    call.ReplyError("ERR message too large for NATS (max_payload is " +
+                    std::to_string(call.backend().bus()->max_payload()) + " bytes)");
+    return;
+  }
   call.server().pubsub().PublishWithBackpressure(
       call.arg(1), call.arg(2), call.Bind<int64_t>([](Call& c, int64_t receivers) {
         c.reply().Integer(receivers);
@@ -115,6 +122,15 @@ void CmdPublish(Call& call) {
 }
 
 void CmdPubsubChannels(Call& call) {
+  if (call.argc() > 3) {
+    // Redis's addReplySubcommandSyntaxError: the subcommand as written (at most 128 bytes),
+    // the command upper-cased.
+    std::string cmd(call.arg(0));
+    for (char& ch : cmd) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    call.ReplyError("ERR unknown subcommand or wrong number of arguments for '" +
+                    std::string(call.arg(1).substr(0, 128)) + "'. Try " + cmd + " HELP.");
+    return;
+  }
   std::optional<std::string_view> pattern;
   if (call.argc() == 3) pattern = call.arg(2);
   std::vector<std::string> channels = call.server().pubsub().ActiveChannels(pattern);

@@ -48,10 +48,10 @@ void SendWrite(Call& call, std::shared_ptr<RmwOp> op) {
                                                           : kvmap::EntryOp::kPut;
   w.value = op->decision.value;
   w.headers = op->decision.headers;
-  // Every delete a command decides on is a `del` keyspace event in Redis (DEL, UNLINK, GETDEL,
-  // an expire time in the past); the event travels with the marker (DESIGN.md decision 4).
-  if (w.op == kvmap::EntryOp::kDelete && !kvmap::FindHeader(w.headers, kvmap::kHdrEvent)) {
-    w.headers.emplace_back(std::string(kvmap::kHdrEvent), "del");
+  if (!op->decision.events.empty()) {
+    w.headers.push_back(EventHeader(op->decision.events));
+  } else if (w.op == kvmap::EntryOp::kDelete) {
+    w.headers.push_back(EventHeader("del"));
   }
   w.expected_revision = op->expected_revision;
   w.msg_id = op->msg_id;

@@ -39,7 +39,11 @@ struct RmwDecision {
   };
   Kind kind = Kind::kNoWrite;
   std::string value;
-  kvmap::Headers headers;
+  kvmap::Headers headers;  // never Redis-Event: that is `events`
+  // The write's keyspace events, in Redis 7.0's order ("set,expire"), sent as Redis-Event
+  // (DESIGN.md decision 4). A delete without any is "del", as every delete a command decides
+  // on is in Redis (DEL, UNLINK, GETDEL, an expire time in the past).
+  std::string events;
   std::string error;
 };
 
@@ -72,6 +76,11 @@ inline RmwDecision ErrorDecision(std::string_view text) {
   d.kind = RmwDecision::Kind::kError;
   d.error = std::string(text);
   return d;
+}
+
+// The Redis-Event header of a write that does not go through ReadModifyWrite (a blind put).
+inline kvmap::Header EventHeader(std::string_view events) {
+  return {std::string(kvmap::kHdrEvent), std::string(events)};
 }
 
 // The value of a live entry, or nullopt when the key does not exist.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -81,7 +82,11 @@ void RenderClients(ServerContext& server, std::string* out) {
   Field(out, "connected_clients", static_cast<int64_t>(server.sessions().size()));
   Field(out, "maxclients", server.config().maxclients);
   Field(out, "blocked_clients", 0);
-  Field(out, "pubsub_clients", 0);
+  int64_t subscribers = 0;
+  for (const auto& [id, session] : server.sessions()) {
+    if (session->subscription_count() > 0) ++subscribers;
+  }
+  Field(out, "pubsub_clients", subscribers);
 }
 
 void RenderMemory(ServerContext& server, std::string* out) {
@@ -112,8 +117,12 @@ void RenderStats(ServerContext& server, std::string* out) {
   Field(out, "evicted_keys", 0);
   Field(out, "keyspace_hits", static_cast<int64_t>(s.keyspace_hits));
   Field(out, "keyspace_misses", static_cast<int64_t>(s.keyspace_misses));
-  Field(out, "pubsub_channels", 0);
-  Field(out, "pubsub_patterns", 0);
+  Field(out, "pubsub_channels",
+        static_cast<int64_t>(server.pubsub().ActiveChannels(std::nullopt).size()));
+  Field(out, "pubsub_patterns", server.pubsub().NumPatterns());
+  // NATS messages on the channel subjects that name no channel (not a canonical encoding).
+  Field(out, "pubsub_undeliverable_nats_messages",
+        static_cast<int64_t>(server.pubsub().dropped_messages()));
   Field(out, "total_error_replies", static_cast<int64_t>(s.total_error_replies));
   if (server.backend_info().fields) {
     for (const auto& [name, value] : server.backend_info().fields()) Field(out, name, value);
@@ -287,6 +296,23 @@ void WriteCommandDocs(resp::ReplyWriter& w, const CommandSpec& spec) {
   }
 }
 
+// Applies CONFIG SET's validated pairs to the live configuration and replies OK. The setting
+// shared through the config bucket (notify-keyspace-events) is skipped: KeyspaceNotifier has
+// applied it already, and assigning it again could undo a newer value from another gateway.
+// Applied pair by pair rather than as the validated copy, so that a CONFIG SET that ran while
+// this one waited for the bucket is not undone either.
+void ApplyConfigSet(Call& call) {
+  Config& config = call.server().config();
+  for (size_t i = 2; i + 1 < call.argc(); i += 2) {
+    if (EqualsIgnoreCase(call.arg(i), KeyspaceNotifier::kSettingKey)) continue;
+    ConfigSet(&config, call.arg(i), call.arg(i + 1));
+  }
+  // As in Redis, the new limits apply to every connection, and to string sizes, at once.
+  for (const auto& [id, session] : call.server().sessions()) session->ApplyConfig();
+  kvmap::SetMaxBulkLen(config.proto_max_bulk_len);
+  call.ReplyOk();
+}
+
 }  // namespace
 
 void CmdInfo(Call& call) {
@@ -344,18 +370,39 @@ void CmdConfigSet(Call& call) {
   }
   // Redis 7.0 applies all pairs or none: validate against a copy first.
   Config copy = call.server().config();
+  std::optional<std::string_view> keyspace_events;
   for (size_t i = 2; i + 1 < call.argc(); i += 2) {
+    for (size_t j = 2; j < i; j += 2) {
+      if (EqualsIgnoreCase(call.arg(j), call.arg(i))) {
+        call.ReplyError(errors::DuplicateConfigParameter(call.arg(i)));
+        return;
+      }
+    }
     std::string err = ConfigSet(&copy, call.arg(i), call.arg(i + 1));
     if (!err.empty()) {
       call.ReplyError(err);
       return;
     }
+    if (EqualsIgnoreCase(call.arg(i), KeyspaceNotifier::kSettingKey)) {
+      keyspace_events = call.arg(i + 1);
+    }
   }
-  call.server().config() = copy;
-  // As in Redis, the new limits apply to every connection, and to string sizes, at once.
-  for (const auto& [id, session] : call.server().sessions()) session->ApplyConfig();
-  kvmap::SetMaxBulkLen(copy.proto_max_bulk_len);
-  call.ReplyOk();
+  if (!keyspace_events) {
+    ApplyConfigSet(call);
+    return;
+  }
+  // notify-keyspace-events is shared by every gateway: it takes effect once the config bucket
+  // has it, and the other pairs only then, so a failure still changes nothing.
+  call.server().keyspace_notifier().Set(
+      *keyspace_events,
+      call.Bind<kvmap::KvStatus, std::string>([](Call& c, kvmap::KvStatus st,
+                                                 std::string detail) {
+        if (st != kvmap::KvStatus::kOk) {
+          c.ReplyKvError(st, detail);
+          return;
+        }
+        ApplyConfigSet(c);
+      }));
 }
 
 void CmdConfigResetStat(Call& call) {

@@ -123,6 +123,9 @@ kvmap::Headers ExpiryHeaders(std::optional<int64_t> at_ms) {
   return headers;
 }
 
+// Redis 7.0's setGenericCommand notifies "set", then "expire" when it set a deadline.
+std::string_view SetEvents(std::optional<int64_t> at_ms) { return at_ms ? "set,expire" : "set"; }
+
 void ReplyBulkOrNull(Call& call, const std::optional<std::string>& value) {
   if (value) {
     call.reply().Bulk(*value);
@@ -183,6 +186,7 @@ void SetReadModifyWrite(Call& call, std::shared_ptr<SetState> st,
         d.kind = RmwDecision::Kind::kPut;
         d.value = std::string(c.arg(2));
         d.headers = o.keepttl ? KeepTtlHeaders(live) : ExpiryHeaders(st->expire_at_ms);
+        d.events = SetEvents(st->expire_at_ms);
         return d;
       },
       [st](Call& c, const RmwDecision& d) {
@@ -204,6 +208,7 @@ void SetStart(Call& call, std::shared_ptr<SetState> st) {
     w.key = st->key;
     w.value = call.arg(2);
     w.headers = ExpiryHeaders(st->expire_at_ms);
+    w.headers.push_back(EventHeader(SetEvents(st->expire_at_ms)));
     call.backend().Write(w, call.Bind<kvmap::WriteResult>([](Call& c, kvmap::WriteResult r) {
       if (r.status == KvStatus::kOk) {
         c.ReplyOk();
@@ -220,6 +225,7 @@ void SetStart(Call& call, std::shared_ptr<SetState> st) {
     create.kind = RmwDecision::Kind::kPut;
     create.value = std::string(call.arg(2));
     create.headers = ExpiryHeaders(st->expire_at_ms);
+    create.events = SetEvents(st->expire_at_ms);
     SetReadModifyWrite(call, st, std::move(create));
     return;
   }
@@ -242,6 +248,7 @@ void SetWithTtl(Call& call, ExpireUnit unit, std::string_view command) {
     w.key = st->key;
     w.value = c.arg(3);
     w.headers = ExpiryHeaders(st->expire_at_ms);
+    w.headers.push_back(EventHeader(SetEvents(st->expire_at_ms)));
     c.backend().Write(w, c.Bind<kvmap::WriteResult>([](Call& c2, kvmap::WriteResult r) {
       if (r.status == KvStatus::kOk) {
         c2.ReplyOk();
@@ -272,6 +279,7 @@ void GetSetOnBucket(Call& call) {
         // Like SET, GETSET drops the deadline: no Redis-Expires-At on the new entry.
         d.kind = RmwDecision::Kind::kPut;
         d.value = std::string(c.arg(2));
+        d.events = "set";
         return d;
       },
       [old](Call& c, const RmwDecision&) {
@@ -331,9 +339,11 @@ void GetExOnBucket(Call& call, std::shared_ptr<GetExState> st) {
           d.kind = RmwDecision::Kind::kPut;
           d.value = live->value;
           d.headers = ExpiryHeaders(st->expire.at_ms);
+          d.events = "expire";
         } else if (st->options.persist && kvmap::FindHeader(live->headers, kvmap::kHdrExpiresAt)) {
           d.kind = RmwDecision::Kind::kPut;
           d.value = live->value;
+          d.events = "persist";
         }
         return d;
       },
@@ -400,6 +410,7 @@ void MSetOnBucket(Call& call) {
     const std::string key = kvmap::EncodeKey(call.arg(i));
     w.key = key;
     w.value = call.arg(i + 1);
+    w.headers.push_back(EventHeader("set"));
     call.backend().Write(w, call.Bind<kvmap::WriteResult>([st](Call& c, kvmap::WriteResult r) {
       if (r.status != KvStatus::kOk && st->error == KvStatus::kOk) {
         st->error = r.status;

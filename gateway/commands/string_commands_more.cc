@@ -45,6 +45,7 @@ void AppendOnBucket(Call& call) {
         d.kind = RmwDecision::Kind::kPut;
         d.value = std::move(appended).value();
         d.headers = KeepTtlHeaders(live);
+        d.events = "append";
         reply->length = static_cast<int64_t>(d.value.size());
         return d;
       },
@@ -70,6 +71,7 @@ void SetRangeOnBucket(Call& call, int64_t offset) {
           d.kind = RmwDecision::Kind::kPut;
           d.value = std::move(*out.value().new_value);
           d.headers = KeepTtlHeaders(live);
+          d.events = "setrange";
         }
         return d;
       },

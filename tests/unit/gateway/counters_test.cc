@@ -75,7 +75,8 @@ TEST_F(CountersTest, StoresTheDecimalTextAsTheBarePayload) {
   const kvmap::Entry* e = backend_.Latest(kBucket0, "c");
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->value, "42");
-  EXPECT_TRUE(e->headers.empty());
+  // No type and no deadline: only the keyspace event.
+  EXPECT_EQ(e->headers, (kvmap::Headers{{"Redis-Event", "incrby"}}));
 }
 
 TEST_F(CountersTest, BadIncrementIsRefusedBeforeAnyIo) {

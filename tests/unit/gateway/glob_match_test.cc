@@ -15,9 +15,11 @@ struct GlobCase {
 };
 
 // Redis's glob rules (stringmatchlen): *, ?, [abc], [^a], [a-z], backslash escapes.
+// Redis's stringmatchlen never matches an empty string against a non-empty pattern, not even
+// "*" (PSUBSCRIBE * does not hear PUBLISH ""); KEYS and SCAN special-case a lone "*".
 TEST(GlobMatch, FollowsRedisRules) {
   const GlobCase cases[] = {
-      {"*", "", true},           {"*", "anything", true},   {"h?llo", "hello", true},
+      {"*", "", false},          {"*", "anything", true},   {"h?llo", "hello", true},
       {"h?llo", "hllo", false},  {"h*llo", "hllo", true},   {"h*llo", "heeeello", true},
       {"h[ae]llo", "hallo", true}, {"h[ae]llo", "hillo", false}, {"h[^e]llo", "hallo", true},
       {"h[^e]llo", "hello", false}, {"h[a-b]llo", "hbllo", true}, {"h[b-a]llo", "hbllo", true},

@@ -354,5 +354,48 @@ TEST_F(PubSubTest, ClientReplySkipSilencesOnlyTheNextCommand) {
   EXPECT_EQ(RunAll({"client", "reply", "maybe"}), (std::vector<std::string>{"-ERR syntax error"}));
 }
 
+TEST_F(PubSubTest, Resp3PublishToOwnChannelPushesBeforeTheReply) {
+  RunAll({"hello", "3"});
+  RunAll({"subscribe", "self"});
+  EXPECT_EQ(RunAll({"publish", "self", "me"}),
+            (std::vector<std::string>{R"(>["message", "self", "me"])", ":1"}));
+}
+
+TEST_F(PubSubTest, PublishLargerThanNatsMaxPayloadIsRefused) {
+  backend_.set_max_payload(1000);
+  RunAll({"subscribe", "c"});
+  Client pub(server());
+  pub.Send({"publish", "c", std::string(1001, 'x')});
+  pub.Send({"publish", "c", std::string(1000, 'y')});
+  Drain();
+  std::vector<std::string> r = pub.Take();
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0], "-ERR message too large for NATS (max_payload is 1000 bytes)");
+  EXPECT_EQ(r[1], ":1");
+  EXPECT_EQ(bus().published().size(), 1u);
+}
+
+TEST_F(PubSubTest, EmptyChannelMatchesNoPattern) {
+  RunAll({"psubscribe", "*"});
+  Client pub(server());
+  pub.Send({"publish", "", "x"});
+  Drain();
+  EXPECT_EQ(pub.Take(), (std::vector<std::string>{":0"}));
+  EXPECT_TRUE(Take().empty());
+}
+
+TEST_F(PubSubTest, InfoCountsChannelsPatternsAndSubscribers) {
+  RunAll({"subscribe", "a", "b"});
+  RunAll({"psubscribe", "p*"});
+  Client admin(server());
+  admin.Send({"info"});
+  Drain();
+  std::vector<RespValue> r = test_support::DecodeAll(admin.transport.TakeSent());
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_NE(r[0].str.find("pubsub_clients:1\r\n"), std::string::npos);
+  EXPECT_NE(r[0].str.find("pubsub_channels:2\r\n"), std::string::npos);
+  EXPECT_NE(r[0].str.find("pubsub_patterns:1\r\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gateway

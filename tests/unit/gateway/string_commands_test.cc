@@ -45,7 +45,8 @@ TEST_F(StringCommandsTest, SetStoresTheBarePayload) {
   const kvmap::Entry* e = backend_.Latest(kBucket0, "k");
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->value, "hello world");
-  EXPECT_TRUE(e->headers.empty());
+  // No type and no deadline: only the keyspace event.
+  EXPECT_EQ(e->headers, (kvmap::Headers{{"Redis-Event", "set"}}));
 }
 
 TEST_F(StringCommandsTest, SetEncodesTheKey) {
