@@ -102,11 +102,30 @@ constexpr CommandSpec kFunctionSubcommands[] = {
      "There are no functions; always OK."},
 };
 
+// WATCH reads its keys: it waits for this connection's earlier writes to them.
+KeyAccess WatchAccess(const resp::Request&) { return KeyAccess::kRead; }
+
 // Containers (rows with subcommands) have a handler that is never called: dispatch resolves the
 // subcommand first. CmdCommand doubles as the bare COMMAND.
 void ContainerHandler(Call&) {}
 
 constexpr CommandSpec kCommands[] = {
+    // transactions
+    {"multi", 1, F::kLocal | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdMulti,
+     "Starts a transaction.", "transactions", "1.2.0"},
+    {"exec", 1, F::kLocal | F::kBarrier | F::kLoading | F::kStale, 0, 0, 0, CmdExec,
+     "Executes all commands in a transaction.", "transactions", "1.2.0", {}, nullptr,
+     "Checks the watched keys, then runs the queued commands one after another; not atomic "
+     "against other writers (nats-server 2.9 has no multi-subject batch)."},
+    {"discard", 1, F::kLocal | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdDiscard,
+     "Discards a transaction.", "transactions", "2.0.0"},
+    {"watch", -2, F::kLocal | F::kFast | F::kLoading | F::kStale, 1, -1, 1, CmdWatch,
+     "Monitors changes to keys to determine the execution of a transaction.", "transactions",
+     "2.2.0", {}, WatchAccess,
+     "Remembers each key's revision; EXEC compares revisions, so changes from other gateways "
+     "and native NATS writers abort too."},
+    {"unwatch", 1, F::kLocal | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdUnwatch,
+     "Forgets about all watched keys of a transaction.", "transactions", "2.2.0"},
     // pub/sub
     {"subscribe", -2, F::kPubSub | F::kLocal | F::kLoading | F::kStale, 0, 0, 0,
      CmdSubscribe, "Listens for messages published to channels.", "pubsub", "2.0.0", {}, nullptr,
@@ -190,6 +209,11 @@ constexpr CommandSpec kCommands[] = {
     {"mget", -2, F::kReadOnly | F::kFast | F::kMultiKey, 1, -1, 1, CmdMGet,
      "Atomically returns the string values of one or more keys.", "string", "1.0.0", {},
      nullptr, "Reads each key on its own: not a snapshot across keys."},
+    {"msetnx", -3, F::kWrite | F::kMultiKey, 1, -1, 2, CmdMSetNx,
+     "Atomically modifies the string values of one or more keys only when all keys don't "
+     "exist.", "string", "1.0.1", {}, nullptr,
+     "All or nothing by compare-and-set creates, undone by CAS deletes when one fails; the "
+     "created keys are visible to others until the undo."},
     {"mset", -3, F::kWrite | F::kMultiKey, 1, -1, 2, CmdMSet,
      "Atomically creates or modifies the string values of one or more keys.", "string", "1.0.1",
      {}, [](const resp::Request&) { return KeyAccess::kBlindWrite; },
@@ -401,7 +425,10 @@ std::string ValidateRow(const CommandSpec& spec, std::set<std::string>* names) {
       return "'" + name + "' last key beyond arity";
     }
     if (spec.key_step <= 0) return "'" + name + "' key step must be positive";
-    if (spec.flags.has(CommandFlag::kLocal)) return "'" + name + "' is local but has keys";
+    // A local command with keys must say how it touches them (WATCH reads its keys).
+    if (spec.flags.has(CommandFlag::kLocal) && spec.access == nullptr) {
+      return "'" + name + "' is local but has keys and no access function";
+    }
   } else if (spec.flags.has(CommandFlag::kWrite) || spec.flags.has(CommandFlag::kReadOnly)) {
     if (!spec.flags.has(CommandFlag::kBarrier)) {
       return "'" + name + "' touches data but declares no keys and is not a barrier";

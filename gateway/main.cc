@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
   }
 
   gateway::ServerContext context(&config, backend.get());
+  context.set_executor(&executor);
   context.set_defer_flushes(true);
   context.set_timer([loop, &context](int64_t delay_ms, std::function<void()> fn) {
     gateway::RunAfterOnLoop(loop, delay_ms, [&context, fn = std::move(fn)] {

@@ -61,6 +61,9 @@ class ServerContext {
 
   Config& config() { return *config_; }
   kvmap::KvBackend& backend() { return *backend_; }
+  // Runs closures on the loop later (the backend's executor); set by the owner.
+  kvmap::Executor* executor() { return executor_; }
+  void set_executor(kvmap::Executor* executor) { executor_ = executor; }
   ServerStats& stats() { return stats_; }
 
   // Bucket name of database `db` (cached).
@@ -119,6 +122,7 @@ class ServerContext {
 
   Config* config_;
   kvmap::KvBackend* backend_;
+  kvmap::Executor* executor_ = nullptr;
   ServerStats stats_;
   std::vector<std::string> bucket_names_;
   std::map<uint64_t, Session*> sessions_;

@@ -39,6 +39,12 @@ bool IsAllowedWhileSubscribed(std::string_view name) {
 // A flush buffer larger than this is released after use rather than kept for the next one.
 constexpr size_t kMaxKeptOutputCapacity = 64 * 1024;
 
+// Commands that run at once inside MULTI instead of being queued (Redis 7.0 processCommand).
+bool IsTransactionControl(std::string_view name) {
+  return name == "exec" || name == "discard" || name == "multi" || name == "watch" ||
+         name == "quit" || name == "reset";
+}
+
 bool IsSubscriptionCommand(std::string_view name) {
   return name == "subscribe" || name == "psubscribe" || name == "unsubscribe" ||
          name == "punsubscribe";
@@ -58,13 +64,20 @@ Call::Call(Session* session, const CommandSpec* spec, resp::Request request, int
       writer_(&reply_bytes_, protocol) {}
 
 ServerContext& Call::server() { return session_->server(); }
-kvmap::KvBackend& Call::backend() { return server().backend(); }
+kvmap::KvBackend& Call::backend() {
+  return backend_override_ != nullptr ? *backend_override_ : server().backend();
+}
 const std::string& Call::bucket() { return server().BucketFor(db_); }
 
 void Call::Finish() {
   if (state_ == State::kDone) return;
   state_ = State::kDone;
   session_->OnCallFinished(this);
+  if (on_finish) {
+    auto next = std::move(on_finish);
+    on_finish = nullptr;
+    next();
+  }
 }
 
 void Call::ReplyOk() {
@@ -196,6 +209,8 @@ void Session::RejectWith(resp::Request request, std::string_view error, bool is_
   auto call = std::make_shared<Call>(this, nullptr, std::move(request), db_, protocol_);
   call->reply().Error(error);
   call->set_state(Call::State::kDone);
+  // Redis's rejectCommand flags an open transaction: its EXEC will abort.
+  if (in_multi_) is_multi_dirty_ = true;
   if (!is_protocol_error) {
     call->set_silent(are_replies_off_ || is_next_reply_skipped_);
     is_next_reply_skipped_ = false;
@@ -256,6 +271,18 @@ void Session::Dispatch(resp::Request request) {
     return;
   }
   last_command_ = spec->name;
+
+  // Inside MULTI every command but the transaction's own is queued for EXEC (multi.c).
+  if (in_multi_ && !IsTransactionControl(spec->name)) {
+    multi_queue_.push_back(std::move(request));
+    auto queued = std::make_shared<Call>(this, spec, resp::Request(), db_, protocol_);
+    queued->reply().SimpleString("QUEUED");
+    queued->set_state(Call::State::kDone);
+    queued->set_silent(are_replies_off_ || is_next_reply_skipped_);
+    is_next_reply_skipped_ = false;
+    queue_.push_back(std::move(queued));
+    return;
+  }
 
   KeyAccess access = spec->AccessFor(request);
   auto call = std::make_shared<Call>(this, spec, std::move(request), db_, protocol_);
@@ -382,6 +409,19 @@ void Session::Flush() {
   }
   if (EnforceOutputLimit()) return;
   UpdateReadState();
+}
+
+void Session::DiscardTransaction() {
+  in_multi_ = false;
+  is_multi_dirty_ = false;
+  multi_queue_.clear();
+  watched_.clear();
+}
+
+std::vector<resp::Request> Session::TakeQueuedCommands() {
+  std::vector<resp::Request> out;
+  out.swap(multi_queue_);
+  return out;
 }
 
 void Session::set_reply_mode(ReplyMode mode) {

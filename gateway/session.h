@@ -74,7 +74,9 @@ class Call : public std::enable_shared_from_this<Call> {
   int db() const { return db_; }
   Session& session() { return *session_; }
   ServerContext& server();
+  // The server's backend, or the transaction's view of it for a command inside EXEC.
   kvmap::KvBackend& backend();
+  void set_backend_override(kvmap::KvBackend* backend) { backend_override_ = backend; }
   // Bucket of this call's database.
   const std::string& bucket();
 
@@ -102,6 +104,8 @@ class Call : public std::enable_shared_from_this<Call> {
   int64_t accumulator = 0;
   size_t outstanding = 0;
   bool has_failed = false;
+  // Runs after Finish(), for a call that another call runs (a command inside EXEC).
+  std::function<void()> on_finish;
 
   // --- used by Session ---
   State state() const { return state_; }
@@ -128,6 +132,7 @@ class Call : public std::enable_shared_from_this<Call> {
 
  private:
   Session* session_;
+  kvmap::KvBackend* backend_override_ = nullptr;
   const CommandSpec* spec_;
   resp::Request request_;
   int db_;
@@ -208,6 +213,24 @@ class Session {
   enum class ReplyMode : uint8_t { kOn, kOff, kSkip };
   void set_reply_mode(ReplyMode mode);
 
+  // --- transactions (MULTI/EXEC/WATCH; commands/multi_commands.cc) ---
+  // A key as WATCH saw it: its revision (0: no message) and whether it was live, expired (a
+  // value past its deadline, not yet deleted) or absent then.
+  struct WatchedKey {
+    int db = 0;
+    std::string key;  // the Redis key
+    uint64_t revision = 0;
+    enum class State : uint8_t { kAbsent, kLive, kExpired } state = State::kAbsent;
+    int64_t expires_at_ms = 0;  // kLive with a deadline
+  };
+  bool in_multi() const { return in_multi_; }
+  void BeginMulti() { in_multi_ = true; is_multi_dirty_ = false; }
+  // Leaves MULTI and forgets the queued commands and the watched keys.
+  void DiscardTransaction();
+  bool is_multi_dirty() const { return is_multi_dirty_; }
+  std::vector<resp::Request> TakeQueuedCommands();
+  std::vector<WatchedKey>& watched_keys() { return watched_; }
+
   // --- pub/sub (PubSub keeps these sets; DESIGN.md decision 8) ---
   std::set<std::string, std::less<>>& subscribed_channels() { return channels_; }
   std::set<std::string, std::less<>>& subscribed_patterns() { return patterns_; }
@@ -261,6 +284,10 @@ class Session {
   std::string name_;
   std::string last_command_;
   std::set<std::string, std::less<>> channels_, patterns_;
+  bool in_multi_ = false;
+  bool is_multi_dirty_ = false;  // a command was refused while queuing: EXEC aborts
+  std::vector<resp::Request> multi_queue_;
+  std::vector<WatchedKey> watched_;
   size_t queued_push_bytes_ = 0;
   // Output of the current flush, and pushes that arrived with nothing queued; reused (its
   // capacity kept, up to a bound) so a busy subscriber does not allocate per batch.

@@ -27,6 +27,16 @@ void CmdClientInfo(Call& call);
 void CmdClientList(Call& call);
 void CmdClientReply(Call& call);
 
+// msetnx_command.cc
+void CmdMSetNx(Call& call);
+
+// multi_commands.cc
+void CmdMulti(Call& call);
+void CmdExec(Call& call);
+void CmdDiscard(Call& call);
+void CmdWatch(Call& call);
+void CmdUnwatch(Call& call);
+
 // pubsub_commands.cc
 void CmdSubscribe(Call& call);
 void CmdPSubscribe(Call& call);

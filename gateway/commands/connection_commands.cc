@@ -103,6 +103,7 @@ void CmdQuit(Call& call) {
 void CmdReset(Call& call) {
   Session& s = call.session();
   call.server().pubsub().RemoveSession(&s);
+  s.DiscardTransaction();
   s.set_db(0);
   s.set_protocol(resp::Protocol::kResp2);
   s.set_name("");

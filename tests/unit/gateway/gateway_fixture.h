@@ -108,7 +108,10 @@ class GatewayTest : public ::testing::Test {
   }
 
   ServerContext& server() {
-    if (!server_) server_ = std::make_unique<ServerContext>(&config_, &backend_);
+    if (!server_) {
+      server_ = std::make_unique<ServerContext>(&config_, &backend_);
+      server_->set_executor(&executor_);
+    }
     return *server_;
   }
 
