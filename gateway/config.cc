@@ -312,6 +312,8 @@ std::string FlagsUsage() {
          "  --nats-timeout-ms N       deadline of one NATS operation (default 2000)\n"
          "  --maxclients N            (default 10000)\n"
          "  --marker-grace-ms N       purge delete markers after N ms (default 60000)\n"
+         "  --rmw-coalescing yes|no   one CAS per round for concurrent read-modify-writes\n"
+         "                            of one key (default yes)\n"
          "  --pubsub-prefix SUBJECT   NATS subject prefix of Redis channels (default\n"
          "                            redis.pubsub: channel a:b is redis.pubsub.a.b)\n"
          "  --client-output-buffer-limit 'CLASS HARD SOFT SECONDS ...'\n"
@@ -397,6 +399,9 @@ std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) 
       auto v = integer(1, 1000000);
       if (!v) return bad();
       config->maxclients = *v;
+    } else if (flag == "--rmw-coalescing") {
+      if (value != "yes" && value != "no") return bad();
+      config->rmw_coalescing = value == "yes";
     } else if (flag == "--pubsub-prefix") {
       // Tokens of letters, digits, '_' and '-', separated by single dots.
       if (value.empty() || value.front() == '.' || value.back() == '.' ||

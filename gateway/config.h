@@ -42,6 +42,9 @@ struct Config {
   std::string log_level = "info";
   int64_t maxclients = 10000;
   int64_t marker_grace_ms = 60000;  // delete markers are purged after this grace period
+  // Concurrent read-modify-writes of one key share one CAS per round (commands/rmw.cc); off
+  // only to measure the difference (bench/e2e/hotkey.sh).
+  bool rmw_coalescing = true;
   // Redis channels are NATS subjects under this prefix (DESIGN.md decision 8).
   std::string pubsub_prefix = "redis.pubsub";
   // client-output-buffer-limit (Redis defaults; the replica class is only reported).

@@ -28,6 +28,7 @@ namespace gateway {
 
 class Call;
 class Session;
+struct RmwGroups;
 
 struct CommandStat {
   uint64_t calls = 0;
@@ -114,6 +115,8 @@ class ServerContext {
   std::chrono::steady_clock::time_point started_at() const { return started_at_; }
   const std::string& run_id() const { return run_id_; }
   BackendInfo& backend_info() { return backend_info_; }
+  // Read-modify-writes in flight, grouped by key (commands/rmw.cc, hot-key coalescing).
+  std::shared_ptr<RmwGroups> rmw_groups;
   // Set true by the embedded/real server wiring when shutting down.
   bool is_shutting_down = false;
 

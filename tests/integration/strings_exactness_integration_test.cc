@@ -85,7 +85,8 @@ class StringsExactness : public GatewayFixture {
     for (int w = 0; w < threads; ++w) {
       workers.emplace_back([&, w] {
         WorkerResult& res = results[static_cast<size_t>(w)];
-        RedisPtr c = Connect(gateway_.port(), 30000);
+        int port = ports_.empty() ? gateway_.port() : ports_[static_cast<size_t>(w) % ports_.size()];
+        RedisPtr c = Connect(port, 30000);
         ready.fetch_add(1);
         while (ready.load() < threads) std::this_thread::yield();  // start together
         if (!c) {
@@ -108,6 +109,9 @@ class StringsExactness : public GatewayFixture {
     for (std::thread& t : workers) t.join();
     return results;
   }
+
+  // Gateways the workers connect to, round robin (empty: the fixture's one).
+  std::vector<int> ports_;
 
   static bool IsInteger(const std::string& shown) {
     return shown.size() > 1 && shown[0] == ':';
@@ -149,6 +153,43 @@ TEST_F(StringsExactness, ConcurrentIncrIsExact) {
       }
     }
   }
+}
+
+// (a2) The same over two gateways on one bucket (4 connections each): the two gateways' CAS
+// rounds race on the key, and the result is still exactly 8,000, each reply once.
+TEST_F(StringsExactness, ConcurrentIncrOverTwoGatewaysIsExact) {
+  test_support::Gateway second;
+  test_support::GatewayOptions options;
+  options.binary = test_support::GatewayBinary(RNG_GATEWAY_BIN);
+  options.nats_url = nats_.url();
+  options.bucket = BucketName();
+  test_support::TempDir dir;
+  ASSERT_EQ(second.Start(options, dir.path()), "");
+  ports_ = {gateway_.port(), second.port()};
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 1000;
+  const std::string key = "exact:incr2";
+  auto results = RunWorkers(
+      kThreads, kPerThread, [&](int, int) { return std::vector<std::string>{"INCR", key}; },
+      IsInteger);
+  std::vector<long long> seen;
+  for (const WorkerResult& r : results) {
+    EXPECT_EQ(r.error, "");
+    for (const std::string& s : r.replies) seen.push_back(std::stoll(s.substr(1)));
+  }
+  RedisPtr c = Connect(second.port());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(Run(c.get(), {"GET", key}), "$" + std::to_string(kThreads * kPerThread));
+  std::sort(seen.begin(), seen.end());
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kThreads * kPerThread));
+  for (size_t i = 0; i < seen.size(); ++i) {
+    if (seen[i] != static_cast<long long>(i + 1)) {
+      ADD_FAILURE() << "INCR replies are not exactly 1.." << seen.size() << ": position " << i
+                    << " holds " << seen[i];
+      break;
+    }
+  }
+  EXPECT_EQ(second.Stop(), "exit 0");
 }
 
 // (b) 4 Redis connections APPEND "r<i>-<n>," 200 times each to one key while a native NATS

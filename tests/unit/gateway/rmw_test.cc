@@ -191,5 +191,69 @@ TEST_F(RmwTest, OptimisticCreateWithALostAckIsResentAndReportsTheCreate) {
   EXPECT_EQ(gets(), 0u) << "the create and its resend need no read";
 }
 
+// Hot-key coalescing: commands on one key that arrive while a round is in flight are decided
+// together in the next round, in arrival order, and stored with one CAS.
+TEST_F(RmwTest, ConcurrentCommandsOnOneKeyShareOneReadAndOneWritePerRound) {
+  WarmUp(Mode::kManual);
+  auto a = Start("k", "a");
+  auto b = Start("k", "b");
+  auto c = Start("k", "c");
+  ASSERT_EQ(backend_.pending_count(), 1u);  // one read for the first round (a)
+  backend_.CompleteAll();
+  executor_.RunAll();
+  ASSERT_EQ(backend_.pending_count(), 1u);  // a's write
+  backend_.CompleteAll();
+  executor_.RunAll();
+  EXPECT_EQ(a->reply_bytes(), "$1\r\na\r\n");
+  ASSERT_EQ(backend_.pending_count(), 1u);  // the second round (b and c): one read
+  backend_.CompleteAll();
+  executor_.RunAll();
+  ASSERT_EQ(backend_.pending_count(), 1u);  // and one write for both
+  backend_.CompleteAll();
+  Settle();
+  // Each reply is what the command would have answered in sequence.
+  EXPECT_EQ(b->reply_bytes(), "$2\r\nab\r\n");
+  EXPECT_EQ(c->reply_bytes(), "$3\r\nabc\r\n");
+  EXPECT_EQ(Stored("k"), "abc");
+  EXPECT_EQ(writes(), 2u);
+}
+
+TEST_F(RmwTest, ARoundThatLosesItsCasIsDecidedAgainWholeOnFreshData) {
+  WarmUp(Mode::kManual);
+  auto a = Start("k", "a");
+  backend_.CompleteAll();  // a's read
+  executor_.RunAll();
+  auto b = Start("k", "b");  // wait for the next round
+  auto c = Start("k", "c");
+  backend_.CompleteAll();  // a's write
+  executor_.RunAll();
+  backend_.CompleteAll();  // the round's read sees "a"
+  executor_.RunAll();
+  backend_.Put("redis", "k", "X");  // another writer gets in first
+  backend_.CompleteAll();           // the round's CAS fails
+  Settle();
+  for (int i = 0; i < 10 && backend_.pending_count() > 0; ++i) {
+    backend_.CompleteAll();
+    Settle();
+  }
+  EXPECT_EQ(b->reply_bytes(), "$2\r\nXb\r\n");
+  EXPECT_EQ(c->reply_bytes(), "$3\r\nXbc\r\n");
+  EXPECT_EQ(Stored("k"), "Xbc");
+}
+
+TEST_F(RmwTest, AMemberWhoseClientLeftTakesNoPart) {
+  WarmUp(Mode::kManual);
+  auto a = Start("k", "a");
+  auto b = Start("k", "b");
+  auto c = Start("k", "c");
+  b.reset();  // the client is gone before its round
+  for (int i = 0; i < 10 && backend_.pending_count() > 0; ++i) {
+    backend_.CompleteAll();
+    Settle();
+  }
+  EXPECT_EQ(c->reply_bytes(), "$2\r\nac\r\n");
+  EXPECT_EQ(Stored("k"), "ac");
+}
+
 }  // namespace
 }  // namespace gateway
