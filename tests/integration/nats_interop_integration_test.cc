@@ -107,5 +107,27 @@ TEST_F(NatsInterop, EmptyTokenKeysUseTheEqualsSign) {
   EXPECT_EQ(NativeGet("user.="), "trailing");
 }
 
+// WATCH sees revisions, so a native NATS writer aborts a transaction like any Redis client.
+TEST_F(NatsInterop, NativeWriteToAWatchedKeyAbortsExec) {
+  ASSERT_EQ(Run(redis_.get(), {"SET", "acct:1", "100"}), "+OK");
+  ASSERT_EQ(Run(redis_.get(), {"WATCH", "acct:1"}), "+OK");
+  ASSERT_EQ(kvStore_PutString(nullptr, kv_, "acct.1", "90"), NATS_OK);
+  ASSERT_EQ(Run(redis_.get(), {"MULTI"}), "+OK");
+  ASSERT_EQ(Run(redis_.get(), {"SET", "acct:1", "50"}), "+QUEUED");
+  EXPECT_EQ(Run(redis_.get(), {"EXEC"}), "(nil)");
+  EXPECT_EQ(NativeGet("acct.1"), "90");
+  // A native delete aborts too; an untouched key lets EXEC run.
+  ASSERT_EQ(Run(redis_.get(), {"WATCH", "acct:1"}), "+OK");
+  ASSERT_EQ(kvStore_Delete(kv_, "acct.1"), NATS_OK);
+  ASSERT_EQ(Run(redis_.get(), {"MULTI"}), "+OK");
+  ASSERT_EQ(Run(redis_.get(), {"SET", "acct:1", "50"}), "+QUEUED");
+  EXPECT_EQ(Run(redis_.get(), {"EXEC"}), "(nil)");
+  ASSERT_EQ(Run(redis_.get(), {"WATCH", "acct:1"}), "+OK");
+  ASSERT_EQ(Run(redis_.get(), {"MULTI"}), "+OK");
+  ASSERT_EQ(Run(redis_.get(), {"SET", "acct:1", "50"}), "+QUEUED");
+  EXPECT_EQ(Run(redis_.get(), {"EXEC"}), "*1[+OK]");
+  EXPECT_EQ(NativeGet("acct.1"), "50");
+}
+
 }  // namespace
 }  // namespace integration
