@@ -106,6 +106,9 @@ class Call : public std::enable_shared_from_this<Call> {
   bool has_failed = false;
   // Runs after Finish(), for a call that another call runs (a command inside EXEC).
   std::function<void()> on_finish;
+  // State that lives exactly as long as this call (EXEC's running transaction and its
+  // commands: when the client goes, they go with it).
+  std::shared_ptr<void> owned_state;
 
   // --- used by Session ---
   State state() const { return state_; }

@@ -113,35 +113,39 @@ void ReadKeys(Call& call, const std::vector<std::pair<int, std::string>>& keys,
 // so a command's retry loop (read-modify-write) stops instead of retrying for seconds.
 class TxnBackend : public kvmap::KvBackend {
  public:
-  TxnBackend(kvmap::KvBackend* base, kvmap::Executor* executor) : base_(base), executor_(executor) {}
+  TxnBackend(kvmap::KvBackend* base, kvmap::Executor* executor)
+      : base_(base), executor_(executor), state_(std::make_shared<State>()) {}
 
   // The revision a watched key must still have: (bucket, encoded key) -> revision (0: none).
   void Expect(const std::string& bucket, std::string key, uint64_t revision) {
-    expected_[{bucket, std::move(key)}] = revision;
+    state_->expected[{bucket, std::move(key)}] = revision;
   }
-  bool has_conflict() const { return has_conflict_; }
-  size_t applied_writes() const { return applied_writes_; }
+  bool has_conflict() const { return state_->has_conflict; }
+  size_t applied_writes() const { return state_->applied_writes; }
 
   void Get(std::string_view bucket, std::string_view key, kvmap::GetCallback cb) override {
-    if (has_conflict_) {
+    if (state_->has_conflict) {
       kvmap::GetResult r;
       r.status = KvStatus::kUnavailable;
       r.detail = "transaction aborted";
-      Post([cb = std::move(cb), r = std::move(r)]() mutable { cb(std::move(r)); });
+      executor_->Post([cb = std::move(cb), r = std::move(r)]() mutable { cb(std::move(r)); });
       return;
     }
     base_->Get(bucket, key, std::move(cb));
   }
 
   void Write(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) override {
-    if (has_conflict_) {
+    if (state_->has_conflict) {
       Fail(std::move(cb), KvStatus::kUnavailable);
       return;
     }
-    auto it = expected_.find({std::string(request.bucket), std::string(request.key)});
-    if (it == expected_.end()) {
-      base_->Write(request, [this, cb = std::move(cb)](kvmap::WriteResult r) {
-        if (r.status == KvStatus::kOk) ++applied_writes_;
+    // Completions hold the state, not this object: a command that replied early (a fan-out
+    // after its first failure) can still have writes in flight when EXEC is gone.
+    std::shared_ptr<State> state = state_;
+    auto it = state->expected.find({std::string(request.bucket), std::string(request.key)});
+    if (it == state->expected.end()) {
+      base_->Write(request, [state, cb = std::move(cb)](kvmap::WriteResult r) {
+        if (r.status == KvStatus::kOk) ++state->applied_writes;
         cb(std::move(r));
       });
       return;
@@ -149,19 +153,19 @@ class TxnBackend : public kvmap::KvBackend {
     // A read-modify-write read the key and found another revision than the transaction
     // expects: someone wrote it after EXEC's check.
     if (request.expected_revision && *request.expected_revision != it->second) {
-      has_conflict_ = true;
+      state->has_conflict = true;
       Fail(std::move(cb), KvStatus::kRevisionMismatch);
       return;
     }
     kvmap::WriteRequest guarded = request;
     guarded.expected_revision = it->second;
     auto key = it->first;
-    base_->Write(guarded, [this, key, cb = std::move(cb)](kvmap::WriteResult r) {
+    base_->Write(guarded, [state, key, cb = std::move(cb)](kvmap::WriteResult r) {
       if (r.status == KvStatus::kOk) {
-        ++applied_writes_;
-        expected_[key] = r.revision;  // the transaction's next write to it follows this one
+        ++state->applied_writes;
+        state->expected[key] = r.revision;  // the transaction's next write to it follows this
       } else if (r.status == KvStatus::kRevisionMismatch) {
-        has_conflict_ = true;
+        state->has_conflict = true;
       }
       cb(std::move(r));
     });
@@ -187,19 +191,22 @@ class TxnBackend : public kvmap::KvBackend {
   kvmap::MessageBus* bus() override { return base_->bus(); }
 
  private:
-  void Post(std::function<void()> fn) { executor_->Post(std::move(fn)); }
+  struct State {
+    std::map<std::pair<std::string, std::string>, uint64_t> expected;
+    bool has_conflict = false;
+    size_t applied_writes = 0;
+  };
+
   void Fail(kvmap::WriteCallback cb, KvStatus status) {
     kvmap::WriteResult r;
     r.status = status;
     r.detail = "transaction aborted: a watched key changed during EXEC";
-    Post([cb = std::move(cb), r = std::move(r)]() mutable { cb(std::move(r)); });
+    executor_->Post([cb = std::move(cb), r = std::move(r)]() mutable { cb(std::move(r)); });
   }
 
   kvmap::KvBackend* base_;
   kvmap::Executor* executor_;
-  std::map<std::pair<std::string, std::string>, uint64_t> expected_;
-  bool has_conflict_ = false;
-  size_t applied_writes_ = 0;
+  std::shared_ptr<State> state_;
 };
 
 // The transaction EXEC is running: the queued requests and the next one to run.
@@ -254,10 +261,14 @@ void RunNext(Call& exec, const std::shared_ptr<Running>& run) {
     // 0: the handler is running; 1: the child finished inside it; 2: the handler returned
     // first, so a backend completion finishes the child and continues the chain.
     auto phase = std::make_shared<int>(0);
-    child->on_finish = [weak = std::weak_ptr<Call>(exec.shared_from_this()), run,
-                        raw = child.get(), phase]() {
+    // Weak on both: EXEC owns the run (Call::owned_state), the run owns the child, and the
+    // child owns this closure. When the client goes, all three go, and late completions of the
+    // child are dropped by its Bind.
+    child->on_finish = [weak = std::weak_ptr<Call>(exec.shared_from_this()),
+                        weak_run = std::weak_ptr<Running>(run), raw = child.get(), phase]() {
       std::shared_ptr<Call> self = weak.lock();
-      if (!self || self->is_finished()) return;
+      std::shared_ptr<Running> run = weak_run.lock();
+      if (!self || !run || self->is_finished()) return;
       self->reply().Raw(raw->reply_bytes());
       if (*phase == 0) {
         *phase = 1;  // the loop in RunNext goes on: no recursion
@@ -349,6 +360,7 @@ void CmdExec(Call& call) {
       }
     }
     run->backend = std::make_unique<TxnBackend>(&c.server().backend(), c.server().executor());
+    c.owned_state = run;
     for (const WatchedKey& w : now) {
       run->backend->Expect(c.server().BucketFor(w.db), kvmap::EncodeKey(w.key), w.revision);
     }

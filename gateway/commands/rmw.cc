@@ -234,7 +234,22 @@ void FailRound(const std::shared_ptr<Group>& g, KvStatus status, const std::stri
   EndRound(g);
 }
 
+// False when every member of the round has gone (their clients left): the round stops, and
+// neither reads, retries nor resends on behalf of nobody (a transaction's backend may be gone
+// with its client).
+bool AnyMemberLeft(const std::shared_ptr<Group>& g) {
+  for (const Member& m : g->round) {
+    std::shared_ptr<Call> c = m.call.lock();
+    if (c && !c->is_finished()) return true;
+  }
+  return false;
+}
+
 void GroupWrite(const std::shared_ptr<Group>& g) {
+  if (!AnyMemberLeft(g)) {
+    EndRound(g);
+    return;
+  }
   kvmap::WriteRequest w;
   w.bucket = g->bucket;
   w.key = g->key;
@@ -286,6 +301,10 @@ void GroupWrite(const std::shared_ptr<Group>& g) {
 }
 
 void GroupRead(const std::shared_ptr<Group>& g) {
+  if (!AnyMemberLeft(g)) {
+    EndRound(g);
+    return;
+  }
   g->backend->Get(g->bucket, g->key, [g](kvmap::GetResult r) {
     if (r.status != KvStatus::kOk && r.status != KvStatus::kNotFound) {
       FailRound(g, r.status, r.detail);

@@ -259,5 +259,27 @@ TEST_F(MultiTest, ConflictAfterAnEarlierWriteLandedIsReportedAsPartial) {
   EXPECT_EQ(Stored("never"), "<none>");  // the rest did not run
 }
 
+TEST_F(MultiTest, ClientLeavingDuringExecStopsTheChain) {
+  backend_.set_mode(kvmap::FakeKvBackend::Mode::kManual);
+  Send({"multi"});
+  Send({"set", "a", "1"});
+  Send({"mget", "a", "b", "c"});
+  Send({"set", "z", "1"});
+  Send({"exec"});
+  Drain();
+  backend_.CompleteAll();  // SET a
+  Drain();
+  session_.reset();        // the client disconnects while MGET's reads are in flight
+  for (int i = 0; i < 10 && backend_.pending_count() > 0; ++i) {
+    backend_.CompleteAll();
+    Drain();
+  }
+  // The rest of the transaction did not run; nothing is left behind (ASan's leak check
+  // covers the transaction's state).
+  EXPECT_EQ(Stored("a"), "1");
+  EXPECT_EQ(Stored("z"), "<none>");
+  EXPECT_EQ(backend_.pending_count(), 0u);
+}
+
 }  // namespace
 }  // namespace gateway
