@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 namespace gateway {
 namespace {
@@ -55,35 +56,14 @@ class TcpConnection : public Transport {
   uv_handle_t* handle() { return reinterpret_cast<uv_handle_t*>(&handle_); }
 
   void SendBytes(std::string_view bytes) override {
-    if (is_closing_ || bytes.empty()) return;
-    size_t offset = 0;
-    if (unsent_ == 0) {
-      uv_buf_t buf = uv_buf_init(const_cast<char*>(bytes.data()),
-                                 static_cast<unsigned>(bytes.size()));
-      int n = uv_try_write(stream(), &buf, 1);
-      if (n > 0) offset = static_cast<size_t>(n);
-      if (n < 0 && n != UV_EAGAIN) {
-        Close();
-        return;
-      }
-      if (offset == bytes.size()) return;
-    }
-    Send(std::string(bytes.substr(offset)));
+    std::optional<size_t> written = WriteNow(bytes);
+    if (written && *written < bytes.size()) Send(std::string(bytes.substr(*written)));
   }
 
   void Send(std::string&& bytes) override {
-    if (is_closing_ || bytes.empty()) return;
-    size_t offset = 0;
-    if (unsent_ == 0) {
-      uv_buf_t buf = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
-      int n = uv_try_write(stream(), &buf, 1);
-      if (n > 0) offset = static_cast<size_t>(n);
-      if (n < 0 && n != UV_EAGAIN) {
-        Close();
-        return;
-      }
-      if (offset == bytes.size()) return;
-    }
+    std::optional<size_t> written = WriteNow(bytes);
+    if (!written || *written == bytes.size()) return;
+    size_t offset = *written;
     auto* req = new WriteReq;
     req->conn = this;
     req->data = std::move(bytes);
@@ -141,6 +121,22 @@ class TcpConnection : public Transport {
     std::string data;
     size_t offset;
   };
+
+  // Writes what the socket takes at once when nothing is queued before it. Returns how many
+  // bytes went out (all of them for nothing to send), or nullopt when the connection is closed
+  // or failed (then closed).
+  std::optional<size_t> WriteNow(std::string_view bytes) {
+    if (is_closing_) return std::nullopt;
+    if (bytes.empty() || unsent_ > 0) return bytes.empty() ? bytes.size() : 0;
+    uv_buf_t buf =
+        uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
+    int n = uv_try_write(stream(), &buf, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+      Close();
+      return std::nullopt;
+    }
+    return n > 0 ? static_cast<size_t>(n) : 0;
+  }
 
   static void OnAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
     auto* self = static_cast<TcpConnection*>(h->data);

@@ -111,6 +111,15 @@ void GatewayFixture::SetUp() {
   gateway_started_ = true;
 }
 
+std::string GatewayFixture::StartAnotherGateway(test_support::Gateway* gateway,
+                                               const std::string& dir) {
+  test_support::GatewayOptions options;
+  options.binary = test_support::GatewayBinary(RNG_GATEWAY_BIN);
+  options.nats_url = nats_.url();
+  options.bucket = BucketName();
+  return gateway->Start(options, dir);
+}
+
 void GatewayFixture::TearDown() {
   if (gateway_started_) {
     // A clean SIGTERM shutdown exits 0; a sanitizer report at exit or a hang does not.

@@ -65,6 +65,10 @@ class GatewayFixture : public ::testing::Test {
     return Show(r.get(), c);
   }
 
+  // Starts one more gateway on the same nats-server and bucket (default flags), its files in
+  // `dir`. Returns an error message or empty.
+  std::string StartAnotherGateway(test_support::Gateway* gateway, const std::string& dir);
+
   test_support::TempDir dir_;
   test_support::NatsServer nats_;
   test_support::Gateway gateway_;

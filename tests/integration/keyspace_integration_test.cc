@@ -73,12 +73,8 @@ TEST_F(Keyspace, NativeWritesReachTheIndex) {
 
 TEST_F(Keyspace, AnotherGatewayOnTheSameBucketSeesTheKeys) {
   test_support::Gateway second;
-  test_support::GatewayOptions options;
-  options.binary = test_support::GatewayBinary(RNG_GATEWAY_BIN);
-  options.nats_url = nats_.url();
-  options.bucket = BucketName();
   test_support::TempDir dir;
-  ASSERT_EQ(second.Start(options, dir.path()), "");
+  ASSERT_EQ(StartAnotherGateway(&second, dir.path()), "");
   RedisPtr other = Connect(second.port());
   ASSERT_TRUE(other);
   ASSERT_EQ(Run(redis_.get(), {"SET", "shared", "1"}), "+OK");
@@ -142,12 +138,8 @@ TEST_F(Keyspace, ExpiryContinuesAcrossAGatewayRestart) {
   kvEntry_Destroy(e);
 
   test_support::Gateway next;
-  test_support::GatewayOptions options;
-  options.binary = test_support::GatewayBinary(RNG_GATEWAY_BIN);
-  options.nats_url = nats_.url();
-  options.bucket = BucketName();
   test_support::TempDir dir;
-  ASSERT_EQ(next.Start(options, dir.path()), "");
+  ASSERT_EQ(StartAnotherGateway(&next, dir.path()), "");
   int64_t deadline = test_support::MonotonicMs() + 2000;
   natsStatus s = NATS_OK;
   while (test_support::MonotonicMs() < deadline) {
@@ -206,12 +198,8 @@ TEST_F(KeyspaceShortGrace, DeleteMarkersArePurgedAfterTheGracePeriod) {
 // without a TTL: every key that lost its TTL must survive; every other key must go.
 TEST_F(Keyspace, TwoGatewaysAndANativeWriterExpireNothingWrongly) {
   test_support::Gateway second;
-  test_support::GatewayOptions options;
-  options.binary = test_support::GatewayBinary(RNG_GATEWAY_BIN);
-  options.nats_url = nats_.url();
-  options.bucket = BucketName();
   test_support::TempDir dir;
-  ASSERT_EQ(second.Start(options, dir.path()), "");
+  ASSERT_EQ(StartAnotherGateway(&second, dir.path()), "");
   RedisPtr other = Connect(second.port());
   ASSERT_TRUE(other);
   const int n = 40;

@@ -120,12 +120,8 @@ TEST_F(PubSubIntegration, NotifySettingIsSharedAndHistoryIsNotReplayed) {
   }
   ASSERT_EQ(Run(redis_.get(), {"CONFIG", "SET", "notify-keyspace-events", "E$"}), "+OK");
   test_support::Gateway second;
-  test_support::GatewayOptions options;
-  options.binary = test_support::GatewayBinary(RNG_GATEWAY_BIN);
-  options.nats_url = nats_.url();
-  options.bucket = BucketName();
   test_support::TempDir dir;
-  ASSERT_EQ(second.Start(options, dir.path()), "");
+  ASSERT_EQ(StartAnotherGateway(&second, dir.path()), "");
   RedisPtr other = Connect(second.port());
   ASSERT_TRUE(other);
   // The setting came from the config bucket, not from a flag (shown in Redis's order).

@@ -159,12 +159,8 @@ TEST_F(StringsExactness, ConcurrentIncrIsExact) {
 // rounds race on the key, and the result is still exactly 8,000, each reply once.
 TEST_F(StringsExactness, ConcurrentIncrOverTwoGatewaysIsExact) {
   test_support::Gateway second;
-  test_support::GatewayOptions options;
-  options.binary = test_support::GatewayBinary(RNG_GATEWAY_BIN);
-  options.nats_url = nats_.url();
-  options.bucket = BucketName();
   test_support::TempDir dir;
-  ASSERT_EQ(second.Start(options, dir.path()), "");
+  ASSERT_EQ(StartAnotherGateway(&second, dir.path()), "");
   ports_ = {gateway_.port(), second.port()};
   constexpr int kThreads = 8;
   constexpr int kPerThread = 1000;
