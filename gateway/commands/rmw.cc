@@ -16,23 +16,6 @@ namespace {
 
 using kvmap::KvStatus;
 
-// One read-modify-write in progress. Owned by the closures of its pending steps.
-struct RmwOp {
-  std::string key;
-  RmwDecide decide;
-  RmwDone done;
-  int attempts = 0;
-  int64_t conflict_deadline_ms = 0;
-  // The write being sent, kept whole so that a resend is byte for byte the same message.
-  RmwDecision decision;
-  uint64_t expected_revision = 0;
-  std::string msg_id;
-  int resends = 0;
-  int64_t resend_deadline_ms = 0;
-};
-
-void Read(Call& call, std::shared_ptr<RmwOp> op);
-
 // A random delay in [0, cap] ms, where cap doubles with each conflict past the immediate ones.
 int64_t BackoffMs(int attempts) {
   if (attempts <= kImmediateRetries) return 0;
@@ -42,98 +25,6 @@ int64_t BackoffMs(int attempts) {
   return std::uniform_int_distribution<int64_t>(0, cap)(gen);
 }
 
-void SendWrite(Call& call, std::shared_ptr<RmwOp> op) {
-  kvmap::WriteRequest w;
-  w.bucket = call.bucket();
-  w.key = op->key;
-  w.op = op->decision.kind == RmwDecision::Kind::kDelete ? kvmap::EntryOp::kDelete
-                                                          : kvmap::EntryOp::kPut;
-  w.value = op->decision.value;
-  w.headers = op->decision.headers;
-  if (!op->decision.events.empty()) {
-    w.headers.push_back(EventHeader(op->decision.events));
-  } else if (w.op == kvmap::EntryOp::kDelete) {
-    w.headers.push_back(EventHeader("del"));
-  }
-  w.expected_revision = op->expected_revision;
-  w.msg_id = op->msg_id;
-  call.backend().Write(w, call.Bind<kvmap::WriteResult>([op](Call& c, kvmap::WriteResult r) {
-    if (r.status == KvStatus::kOk) {
-      // A duplicate means an earlier copy of this very message was applied: also success.
-      op->done(c, op->decision);
-      return;
-    }
-    bool is_resending = op->resends > 0;
-    if (r.status == KvStatus::kRevisionMismatch) {
-      // Also after a resend: the msg id was unknown to the server, so the first copy never
-      // landed and another writer changed the key. Decide again on fresh data.
-      int64_t now = kvmap::NowUnixMs();
-      if (op->attempts++ == 0) op->conflict_deadline_ms = now + kConflictBudgetMs;
-      if (now >= op->conflict_deadline_ms) {
-        c.ReplyKvError(r.status, r.detail);
-        return;
-      }
-      int64_t delay = BackoffMs(op->attempts);
-      if (delay == 0) {
-        Read(c, op);
-      } else {
-        c.server().RunAfter(delay, c.Bind<>([op](Call& c2) { Read(c2, op); }));
-      }
-      return;
-    }
-    bool is_unknown = r.status == KvStatus::kOutcomeUnknown || r.status == KvStatus::kTimeout ||
-                      (is_resending && r.status == KvStatus::kUnavailable);
-    if (!is_unknown) {
-      // Refused before it was sent (not connected, too large): nothing was applied, unless an
-      // earlier copy was, in which case the outcome stays unknown.
-      c.ReplyKvError(is_resending ? KvStatus::kOutcomeUnknown : r.status, r.detail);
-      return;
-    }
-    int64_t now = kvmap::NowUnixMs();
-    if (!is_resending) op->resend_deadline_ms = now + kResendWindowMs;
-    if (now >= op->resend_deadline_ms) {
-      c.ReplyKvError(KvStatus::kOutcomeUnknown, r.detail);
-      return;
-    }
-    ++op->resends;
-    // Resend at once when connected; otherwise give the backend time to reconnect.
-    int64_t delay = c.backend().is_connected() ? 0 : 100;
-    c.server().RunAfter(delay, c.Bind<>([op](Call& c2) { SendWrite(c2, op); }));
-  }));
-}
-
-void Read(Call& call, std::shared_ptr<RmwOp> op) {
-  call.backend().Get(call.bucket(), op->key,
-                     call.Bind<kvmap::GetResult>([op](Call& c, kvmap::GetResult r) {
-                       if (r.status != KvStatus::kOk && r.status != KvStatus::kNotFound) {
-                         c.ReplyKvError(r.status, r.detail);
-                         return;
-                       }
-                       const bool found = r.status == KvStatus::kOk;
-                       const kvmap::Entry* live =
-                           found && kvmap::IsLive(r.entry, kvmap::NowUnixMs()) ? &r.entry
-                                                                                : nullptr;
-                       op->decision = op->decide(c, live);
-                       switch (op->decision.kind) {
-                         case RmwDecision::Kind::kError:
-                           c.ReplyError(op->decision.error);
-                           return;
-                         case RmwDecision::Kind::kNoWrite:
-                           op->done(c, op->decision);
-                           return;
-                         case RmwDecision::Kind::kPut:
-                         case RmwDecision::Kind::kDelete:
-                           break;
-                       }
-                       // A marker or an expired entry still holds the subject's last
-                       // sequence: the CAS is on it (creates after deletes, decision 7).
-                       op->expected_revision = found ? r.entry.revision : 0;
-                       op->msg_id = c.server().NewMsgId();
-                       op->resends = 0;
-                       SendWrite(c, op);
-                     }));
-}
-
 // --- Hot-key coalescing ---------------------------------------------------------------------
 //
 // Read-modify-writes of one key in this gateway form a group. A round reads the key once, asks
@@ -141,9 +32,10 @@ void Read(Call& call, std::shared_ptr<RmwOp> op) {
 // left, and stores the last state with ONE compare-and-set. On success each member replies with
 // its own decision, so each gets exactly the result it would have had in sequence; on a
 // conflict the whole round is decided again on fresh data. Members that arrive during a round
-// wait for the next one. With one member a round is exactly the single read-then-CAS above; with
-// many writers on one hot key, one CAS per round replaces one CAS (and most of the conflicts)
-// per command.
+// wait for the next one. With one member a round is a plain read-then-CAS (or, for a create
+// guessed up front, a CAS on "no message" first); with many writers on one hot key, one CAS per
+// round replaces one CAS (and most of the conflicts) per command. With --rmw-coalescing no,
+// every command is a group of its own that nobody joins.
 
 }  // namespace
 
@@ -160,6 +52,7 @@ struct Member {
 
 struct Group {
   ServerContext* server = nullptr;
+  bool is_registered = false;  // in RmwGroups (coalescing on): others may join
   kvmap::KvBackend* backend = nullptr;
   std::string bucket, key;
   std::vector<Member> round, waiting;
@@ -196,11 +89,12 @@ RmwGroups& GroupsOf(ServerContext& server) {
 }
 
 void GroupRead(const std::shared_ptr<Group>& g);
+void PrepareWrite(const std::shared_ptr<Group>& g, const RmwDecision& d, uint64_t expected);
 
 void EndRound(const std::shared_ptr<Group>& g) {
   g->round.clear();
   if (g->waiting.empty()) {
-    GroupsOf(*g->server).in_flight.erase(GroupKey{g->backend, g->bucket, g->key});
+    if (g->is_registered) GroupsOf(*g->server).in_flight.erase(GroupKey{g->backend, g->bucket, g->key});
     return;
   }
   g->round.swap(g->waiting);
@@ -350,37 +244,70 @@ void GroupRead(const std::shared_ptr<Group>& g) {
       CompleteRound(g);
       return;
     }
-    g->op = state ? kvmap::EntryOp::kPut : kvmap::EntryOp::kDelete;
-    g->value = state ? state->value : std::string();
-    g->headers = state ? state->headers : kvmap::Headers{};
-    if (!events.empty()) g->headers.push_back(EventHeader(events));
+    RmwDecision last;
+    last.kind = state ? RmwDecision::Kind::kPut : RmwDecision::Kind::kDelete;
+    if (state) {
+      last.value = std::move(state->value);
+      last.headers = std::move(state->headers);
+    }
+    last.events = std::move(events);
     // A marker or an expired entry still holds the subject's last sequence: the CAS is on it.
-    g->expected_revision = read_revision;
-    g->msg_id = g->server->NewMsgId();
-    g->resends = 0;
+    PrepareWrite(g, last, read_revision);
     GroupWrite(g);
   });
 }
 
-void JoinGroup(Call& call, std::string key, RmwDecide decide, RmwDone done) {
+// Sets the group's write from one decision (a create sent without reading first).
+void PrepareWrite(const std::shared_ptr<Group>& g, const RmwDecision& d, uint64_t expected) {
+  g->op = d.kind == RmwDecision::Kind::kDelete ? kvmap::EntryOp::kDelete : kvmap::EntryOp::kPut;
+  g->value = d.value;
+  g->headers = d.headers;
+  std::string_view events = d.events;
+  if (events.empty() && g->op == kvmap::EntryOp::kDelete) events = "del";
+  if (!events.empty()) g->headers.push_back(EventHeader(events));
+  g->expected_revision = expected;
+  g->msg_id = g->server->NewMsgId();
+  g->resends = 0;
+}
+
+void JoinGroup(Call& call, std::string key, RmwDecide decide, RmwDone done,
+               std::optional<RmwDecision> create_first) {
+  const bool coalesce = call.server().config().rmw_coalescing;
   RmwGroups& groups = GroupsOf(call.server());
   GroupKey gk{&call.backend(), call.bucket(), key};
   Member m;
   m.call = call.weak_from_this();
   m.decide = std::move(decide);
   m.done = std::move(done);
-  auto it = groups.in_flight.find(gk);
-  if (it != groups.in_flight.end()) {
-    it->second->waiting.push_back(std::move(m));
-    return;
+  if (coalesce) {
+    auto it = groups.in_flight.find(gk);
+    if (it != groups.in_flight.end()) {
+      // A round is in flight: decide in the next one, on what it leaves (a create_first
+      // guess would only lose its CAS).
+      it->second->waiting.push_back(std::move(m));
+      return;
+    }
   }
   auto g = std::make_shared<Group>();
   g->server = &call.server();
   g->backend = &call.backend();
   g->bucket = call.bucket();
   g->key = std::move(key);
+  if (coalesce) {
+    g->is_registered = true;
+    groups.in_flight.emplace(std::move(gk), g);
+  }
+  if (create_first) {
+    // One round trip for a create: write the decision with CAS on "no message"; a conflict
+    // falls back to reading and deciding again.
+    m.decision = std::move(*create_first);
+    m.is_active = true;
+    PrepareWrite(g, m.decision, 0);
+    g->round.push_back(std::move(m));
+    GroupWrite(g);
+    return;
+  }
   g->round.push_back(std::move(m));
-  groups.in_flight.emplace(std::move(gk), g);
   GroupRead(g);
 }
 
@@ -388,27 +315,8 @@ void JoinGroup(Call& call, std::string key, RmwDecide decide, RmwDone done) {
 
 void ReadModifyWrite(Call& call, std::string encoded_key, RmwDecide decide, RmwDone done,
                      std::optional<RmwDecision> create_first) {
-  if (create_first) {
-    // One round trip for a create, on its own: a group's round always starts with a read.
-    auto op = std::make_shared<RmwOp>();
-    op->key = std::move(encoded_key);
-    op->decide = std::move(decide);
-    op->done = std::move(done);
-    op->decision = std::move(*create_first);
-    op->expected_revision = 0;
-    op->msg_id = call.server().NewMsgId();
-    SendWrite(call, std::move(op));
-    return;
-  }
-  if (!call.server().config().rmw_coalescing) {
-    auto op = std::make_shared<RmwOp>();
-    op->key = std::move(encoded_key);
-    op->decide = std::move(decide);
-    op->done = std::move(done);
-    Read(call, std::move(op));
-    return;
-  }
-  JoinGroup(call, std::move(encoded_key), std::move(decide), std::move(done));
+  JoinGroup(call, std::move(encoded_key), std::move(decide), std::move(done),
+            std::move(create_first));
 }
 
 kvmap::Headers KeepTtlHeaders(const kvmap::Entry* live) {
