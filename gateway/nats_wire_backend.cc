@@ -391,7 +391,6 @@ void NatsWireBackend::HandleOp(const kvmap::NatsOp& op) {
         it->second->OnMessage(op);
       } else if (auto sub = bus_subs_.find(op.sid); sub != bus_subs_.end()) {
         // The handler delivers to sessions; it never unsubscribes, so `sub` stays valid.
-        ++bus_messages_in_;
         sub->second.on_message(op.subject, op.payload);
       }
       break;
@@ -899,7 +898,6 @@ void NatsWireBackend::Bus::Unsubscribe(uint64_t handle) {
 bool NatsWireBackend::Bus::Publish(std::string_view subject, std::string_view payload) {
   NatsWireBackend& b = *owner_;
   if (b.state_ != State::kConnected || payload.size() > max_payload()) return false;
-  ++b.bus_messages_out_;
   kvmap::AppendPub(&b.out_, subject, {}, payload);
   return true;
 }

@@ -224,7 +224,6 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
   std::deque<std::function<void(kvmap::KvStatus)>> pong_waiters_;
   size_t in_flight_bytes_ = 0;  // the uv_write in flight
   std::vector<std::pair<size_t, std::function<void()>>> backlog_waiters_;
-  uint64_t bus_messages_in_ = 0, bus_messages_out_ = 0;
 
   std::function<void()> after_batch_;
   uint64_t ops_sent_ = 0, ops_timed_out_ = 0, ops_failed_on_disconnect_ = 0, connects_ = 0,

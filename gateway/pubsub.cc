@@ -274,10 +274,9 @@ void PubSub::PSubscribe(Session* session, const std::vector<std::string>& patter
     if (!session->subscribed_patterns().insert(pattern).second) continue;
     patterns_[pattern].push_back(session);
     for (int db : KeyspaceDatabasesFor(pattern)) EnsureKeyspaceFollower(db, waiter);
-    if (pattern.substr(0, kKeyspacePrefix.size()) == kKeyspacePrefix ||
-        pattern.substr(0, kKeyeventPrefix.size()) == kKeyeventPrefix) {
-      continue;  // only keyspace channels can match: nothing to hear from NATS
-    }
+    // A pattern that starts like a keyspace channel matches only those: nothing to hear
+    // from NATS.
+    if (IsKeyspaceChannel(pattern)) continue;
     PatternSubject ps = SubjectForPattern(pattern);
     AcquireSubject(ps.subject, waiter);
     auto it = nats_subs_.find(ps.subject);
@@ -314,10 +313,7 @@ bool PubSub::PUnsubscribe(Session* session, std::string_view pattern) {
       is_last = true;
     }
   }
-  if (pattern.substr(0, kKeyspacePrefix.size()) == kKeyspacePrefix ||
-      pattern.substr(0, kKeyeventPrefix.size()) == kKeyeventPrefix) {
-    return true;
-  }
+  if (IsKeyspaceChannel(pattern)) return true;
   PatternSubject ps = SubjectForPattern(pattern);
   auto sub = nats_subs_.find(ps.subject);
   if (is_last && sub != nats_subs_.end()) sub->second->patterns.erase(std::string(pattern));

@@ -211,10 +211,7 @@ void Session::RejectWith(resp::Request request, std::string_view error, bool is_
   call->set_state(Call::State::kDone);
   // Redis's rejectCommand flags an open transaction: its EXEC will abort.
   if (in_multi_) is_multi_dirty_ = true;
-  if (!is_protocol_error) {
-    call->set_silent(are_replies_off_ || is_next_reply_skipped_);
-    is_next_reply_skipped_ = false;
-  }
+  if (!is_protocol_error) call->set_silent(TakeReplySilence());
   CountError(call->reply_bytes());
   queue_.push_back(std::move(call));
   if (is_protocol_error) is_close_after_reply_ = true;
@@ -274,12 +271,11 @@ void Session::Dispatch(resp::Request request) {
 
   // Inside MULTI every command but the transaction's own is queued for EXEC (multi.c).
   if (in_multi_ && !IsTransactionControl(spec->name)) {
-    multi_queue_.push_back(std::move(request));
+    multi_queue_.push_back(QueuedCommand{spec, std::move(request)});
     auto queued = std::make_shared<Call>(this, spec, resp::Request(), db_, protocol_);
     queued->reply().SimpleString("QUEUED");
     queued->set_state(Call::State::kDone);
-    queued->set_silent(are_replies_off_ || is_next_reply_skipped_);
-    is_next_reply_skipped_ = false;
+    queued->set_silent(TakeReplySilence());
     queue_.push_back(std::move(queued));
     return;
   }
@@ -287,8 +283,7 @@ void Session::Dispatch(resp::Request request) {
   KeyAccess access = spec->AccessFor(request);
   auto call = std::make_shared<Call>(this, spec, std::move(request), db_, protocol_);
   // (Un)subscribe confirmations are pushes in Redis 7.0: CLIENT REPLY does not silence them.
-  call->set_silent((are_replies_off_ || is_next_reply_skipped_) && !IsSubscriptionCommand(spec->name));
-  is_next_reply_skipped_ = false;
+  call->set_silent(TakeReplySilence() && !IsSubscriptionCommand(spec->name));
   call->set_access(access);
   call->set_barrier(spec->flags.has(CommandFlag::kBarrier));
   if (spec->has_keys() && access != KeyAccess::kNone) {
@@ -418,10 +413,16 @@ void Session::DiscardTransaction() {
   watched_.clear();
 }
 
-std::vector<resp::Request> Session::TakeQueuedCommands() {
-  std::vector<resp::Request> out;
+std::vector<Session::QueuedCommand> Session::TakeQueuedCommands() {
+  std::vector<QueuedCommand> out;
   out.swap(multi_queue_);
   return out;
+}
+
+bool Session::TakeReplySilence() {
+  bool is_silent = are_replies_off_ || is_next_reply_skipped_;
+  is_next_reply_skipped_ = false;
+  return is_silent;
 }
 
 void Session::set_reply_mode(ReplyMode mode) {
@@ -432,25 +433,20 @@ void Session::set_reply_mode(ReplyMode mode) {
 
 void Session::DeliverPush(std::string_view bytes) {
   if (is_closing_ || is_close_after_reply_) return;
-  // Normally the push goes last. A push caused by this client's own running command (a RESP3
-  // client publishing to its own channel) goes before that command's reply, as in Redis, where
-  // the message is written while the command runs.
   if (queue_.empty()) {
     // Nothing queued: straight into the output of the next flush.
     out_.append(bytes);
-    if (EnforceOutputLimit()) return;
-    if (is_in_flush_) {
-      needs_another_pass_ = true;
-    } else {
-      server_->ScheduleFlush(this);
-    }
+    AfterPush();
     return;
   }
+  // Behind every queued reply, except that a push caused by this client's own running command
+  // (a RESP3 client publishing to its own channel) goes before that command's reply, as in
+  // Redis, where the message is written while the command runs.
   size_t at = queue_.size();
   if (running_call_ != nullptr) {
-    while (at > 0 && queue_[at - 1].get() != running_call_) --at;
-    if (at > 0) --at;  // the running call's own position
-    else at = queue_.size();
+    auto running = std::find_if(queue_.rbegin(), queue_.rend(),
+                                [&](const auto& c) { return c.get() == running_call_; });
+    if (running != queue_.rend()) at = static_cast<size_t>(queue_.rend() - running) - 1;
   }
   if (at > 0 && queue_[at - 1]->is_push()) {
     queue_[at - 1]->reply_bytes().append(bytes);
@@ -462,6 +458,10 @@ void Session::DeliverPush(std::string_view bytes) {
     queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(at), std::move(push));
   }
   queued_push_bytes_ += bytes.size();
+  AfterPush();
+}
+
+void Session::AfterPush() {
   if (EnforceOutputLimit()) return;
   if (is_in_flush_) {
     needs_another_pass_ = true;

@@ -231,7 +231,12 @@ class Session {
   // Leaves MULTI and forgets the queued commands and the watched keys.
   void DiscardTransaction();
   bool is_multi_dirty() const { return is_multi_dirty_; }
-  std::vector<resp::Request> TakeQueuedCommands();
+  // A command MULTI queued, with the spec found when it was queued.
+  struct QueuedCommand {
+    const CommandSpec* spec;
+    resp::Request request;
+  };
+  std::vector<QueuedCommand> TakeQueuedCommands();
   std::vector<WatchedKey>& watched_keys() { return watched_; }
 
   // --- pub/sub (PubSub keeps these sets; DESIGN.md decision 8) ---
@@ -250,6 +255,11 @@ class Session {
   // Closes the client when its output is over the limit of its class (Redis's
   // client-output-buffer-limit); true when it did.
   bool EnforceOutputLimit();
+  // Whether CLIENT REPLY silences the reply of the command being dispatched now (OFF, or the
+  // one command after SKIP); consumes a SKIP.
+  bool TakeReplySilence();
+  // Ends a delivery: applies the output limit, then has the output written with the batch.
+  void AfterPush();
   // Parses and dispatches buffered requests while the limits allow.
   void ParseAvailable();
   void Dispatch(resp::Request request);
@@ -289,7 +299,7 @@ class Session {
   std::set<std::string, std::less<>> channels_, patterns_;
   bool in_multi_ = false;
   bool is_multi_dirty_ = false;  // a command was refused while queuing: EXEC aborts
-  std::vector<resp::Request> multi_queue_;
+  std::vector<QueuedCommand> multi_queue_;
   std::vector<WatchedKey> watched_;
   size_t queued_push_bytes_ = 0;
   // Output of the current flush, and pushes that arrived with nothing queued; reused (its

@@ -211,7 +211,7 @@ class TxnBackend : public kvmap::KvBackend {
 
 // The transaction EXEC is running: the queued requests and the next one to run.
 struct Running {
-  std::vector<resp::Request> requests;
+  std::vector<Session::QueuedCommand> requests;
   size_t next = 0;
   std::shared_ptr<Call> current;
   std::unique_ptr<TxnBackend> backend;
@@ -239,19 +239,10 @@ void FinishExec(Call& exec, const std::shared_ptr<Running>& run) {
 // finishes, then the one after it runs.
 void RunNext(Call& exec, const std::shared_ptr<Running>& run) {
   while (run->next < run->requests.size() && !run->backend->has_conflict()) {
-    resp::Request request = std::move(run->requests[run->next++]);
+    Session::QueuedCommand queued = std::move(run->requests[run->next++]);
     Session& session = exec.session();
-    const CommandSpec* spec = FindCommand(request.arg(0));
-    if (spec != nullptr && !spec->subcommands.empty() && request.argc() >= 2) {
-      spec = FindSubcommand(*spec, request.arg(1));
-    }
-    // Queuing checked existence and arity already; a failed lookup here cannot happen, but a
-    // reply is still owed for the slot.
-    if (spec == nullptr) {
-      exec.reply().Error("ERR unknown command");
-      continue;
-    }
-    auto child = std::make_shared<Call>(&session, spec, std::move(request), session.db(),
+    const CommandSpec* spec = queued.spec;
+    auto child = std::make_shared<Call>(&session, spec, std::move(queued.request), session.db(),
                                         session.protocol());
     child->set_backend_override(run->backend.get());
     child->set_state(Call::State::kRunning);
