@@ -156,7 +156,9 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
   if (operation == "PURGE" && kvmap::FindHeaderValue(op.headers, "Nats-Rollup") == "all") {
     index_.ApplyFlush(stream_seq);  // a rollup written by another client
     markers_.clear();
+    if (is_unreported) Report(op, key, kvmap::EntryOp::kFlush, false, stream_seq);
   } else if (operation == "PURGE" && key == kvmap::kFlushKey) {
+    if (is_unreported) Report(op, key, kvmap::EntryOp::kFlush, false, stream_seq);
     if (stream_seq > last_flush_seq_) {
       // FLUSHDB purged the stream, then wrote this marker. Puts that landed between the purge
       // and the marker are still in the stream, so rebuild from its start rather than clear:

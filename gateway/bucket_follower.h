@@ -17,8 +17,9 @@
 //
 // Every put and delete/purge marker of a Redis key stored after the follower first started is
 // reported to Host::OnChange once, with its Redis-Event header and whether the key was live
-// just before (keyspace notifications, DESIGN.md decision 8). History replayed at start-up or
-// after a flush, flush markers and internal keys are not reported.
+// just before (keyspace notifications, DESIGN.md decision 8), and so is each flush marker (as
+// kFlush; the read cache empties the bucket). History replayed at start-up or after a flush and
+// internal keys are not reported.
 //
 // Thread: the loop thread. The host (NatsWireBackend) owns the connection.
 #pragma once
@@ -82,6 +83,9 @@ class BucketFollower {
   const kvmap::KeyspaceIndex& index() const { return index_; }
   const std::string& bucket() const { return bucket_; }
   bool is_running() const { return sid_ != 0; }
+  // Running, and the history present at its last (re)start is applied: every change from now
+  // on will be reported.
+  bool is_caught_up() const { return sid_ != 0 && index_.applied_sequence() >= start_target_; }
   uint64_t restarts() const { return restarts_; }
   uint64_t markers_purged() const { return markers_purged_; }
   uint64_t expired_deleted() const { return expired_deleted_; }

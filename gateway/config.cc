@@ -150,6 +150,8 @@ const std::vector<Param>& Params() {
          return std::string();
        }},
       {"client-output-buffer-limit", FormatOutputLimits, SetOutputLimits},
+      // Fixed at start-up (--read-cache): the cache wraps the backend before any client.
+      {"read-cache", [](const Config& c) { return std::to_string(c.read_cache_bytes); }, nullptr},
       // Shared by every gateway: CONFIG SET validates it here, on its copy of the
       // configuration, then stores it in the config bucket (KeyspaceNotifier::Set).
       {"notify-keyspace-events",
@@ -318,6 +320,8 @@ std::string FlagsUsage() {
          "                            redis.pubsub: channel a:b is redis.pubsub.a.b)\n"
          "  --client-output-buffer-limit 'CLASS HARD SOFT SECONDS ...'\n"
          "                            as in Redis (default pubsub 32mb 8mb 60)\n"
+         "  --read-cache SIZE         keep hot values in the gateway, kept coherent by the\n"
+         "                            bucket followers (e.g. 256mb; default 0 = off)\n"
          "  --notify-keyspace-events CLASSES\n"
          "                            as in Redis; stored for every gateway sharing the\n"
          "                            buckets (default: keep the stored value, else off)\n"
@@ -399,6 +403,10 @@ std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) 
       auto v = integer(1, 1000000);
       if (!v) return bad();
       config->maxclients = *v;
+    } else if (flag == "--read-cache") {
+      auto v = ParseMemory(value);
+      if (!v || *v < 0) return bad();
+      config->read_cache_bytes = *v;
     } else if (flag == "--rmw-coalescing") {
       if (value != "yes" && value != "no") return bad();
       config->rmw_coalescing = value == "yes";

@@ -45,6 +45,8 @@ struct Config {
   // Concurrent read-modify-writes of one key share one CAS per round (commands/rmw.cc); off
   // only to measure the difference (bench/e2e/hotkey.sh).
   bool rmw_coalescing = true;
+  // --read-cache: bytes of hot entries kept in the gateway (kvmap/read_cache.h); 0 = off.
+  int64_t read_cache_bytes = 0;
   // Redis channels are NATS subjects under this prefix (DESIGN.md decision 8).
   std::string pubsub_prefix = "redis.pubsub";
   // client-output-buffer-limit (Redis defaults; the replica class is only reported).

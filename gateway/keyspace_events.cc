@@ -198,6 +198,7 @@ void KeyspaceNotifier::OnChange(const kvmap::ChangeEvent& change) {
     if (change.key == kSettingKey) ReloadSetting();
     return;
   }
+  if (change.op == kvmap::EntryOp::kFlush) return;  // Redis reports no key events for a flush
   const int flags = server_->config().notify_keyspace_flags;
   if ((flags & (notify::kKeyspace | notify::kKeyevent)) == 0) return;
   const int db = server_->DatabaseForBucket(change.bucket);

@@ -18,6 +18,7 @@
 #include "gateway/server.h"
 #include "gateway/server_context.h"
 #include "kvmap/nats_kv_backend.h"
+#include "kvmap/read_cache.h"
 #include "kvmap/string_ops.h"
 
 namespace {
@@ -135,7 +136,21 @@ int main(int argc, char** argv) {
                  "(retrying in the background)\n");
   }
 
-  gateway::ServerContext context(&config, backend.get());
+  // --read-cache wraps the backend; it is destroyed before it (declared after it), and its
+  // pending callbacks outlive it safely (kvmap/read_cache.h).
+  std::unique_ptr<kvmap::ReadCache> read_cache;
+  if (config.read_cache_bytes > 0) {
+    if (wire == nullptr) {
+      std::fprintf(stderr,
+                   "redis-nats-gateway: --read-cache needs the wire NATS client (its bucket "
+                   "followers keep the cache coherent); reads bypass it\n");
+    }
+    read_cache = std::make_unique<kvmap::ReadCache>(
+        backend.get(), &executor, static_cast<size_t>(config.read_cache_bytes));
+  }
+  kvmap::KvBackend* commands_backend = backend.get();
+  if (read_cache) commands_backend = read_cache.get();
+  gateway::ServerContext context(&config, commands_backend);
   context.set_executor(&executor);
   context.set_defer_flushes(true);
   context.set_timer([loop, &context](int64_t delay_ms, std::function<void()> fn) {
@@ -144,10 +159,11 @@ int main(int argc, char** argv) {
       context.FlushScheduled();
     });
   });
-  context.backend_info().fields = [wire, natsc] {
+  context.backend_info().fields = [wire, natsc, cache = read_cache.get()] {
     kvmap::NatsBackendStats s = wire != nullptr ? wire->stats() : natsc->stats();
     bool connected = wire != nullptr ? wire->is_connected() : natsc->is_connected();
     std::string url = wire != nullptr ? wire->connected_url() : natsc->connected_url();
+    kvmap::ReadCache::Stats c = cache != nullptr ? cache->stats() : kvmap::ReadCache::Stats{};
     return std::vector<std::pair<std::string, std::string>>{
         {"nats_client", wire != nullptr ? "wire" : "natsc"},
         {"nats_connected", connected ? "1" : "0"},
@@ -158,6 +174,15 @@ int main(int argc, char** argv) {
         {"nats_ops_failed_on_disconnect", std::to_string(s.ops_failed_on_disconnect)},
         {"nats_connects", std::to_string(s.connects)},
         {"nats_disconnects", std::to_string(s.disconnects)},
+        {"read_cache_capacity", std::to_string(cache != nullptr ? cache->capacity() : 0)},
+        {"read_cache_entries", std::to_string(c.entries)},
+        {"read_cache_bytes", std::to_string(c.bytes)},
+        {"read_cache_hits", std::to_string(c.hits)},
+        {"read_cache_misses", std::to_string(c.misses)},
+        {"read_cache_bypassed", std::to_string(c.bypassed)},
+        {"read_cache_invalidations", std::to_string(c.invalidations)},
+        {"read_cache_evictions", std::to_string(c.evictions)},
+        {"read_cache_flushes", std::to_string(c.flushes)},
     };
   };
   if (wire != nullptr) wire->set_after_batch([&context] { context.FlushScheduled(); });
@@ -170,6 +195,7 @@ int main(int argc, char** argv) {
   std::string listen_err = server.Listen();
   if (!listen_err.empty()) {
     std::fprintf(stderr, "redis-nats-gateway: %s\n", listen_err.c_str());
+    read_cache.reset();  // wraps the backend: goes first
     backend.reset();
     return 1;
   }
@@ -219,6 +245,7 @@ int main(int argc, char** argv) {
                config.bucket.c_str());
   uv_run(loop, UV_RUN_DEFAULT);
 
+  read_cache.reset();  // wraps the backend: goes first
   backend.reset();  // stops the manager thread, closes the NATS connection
   uv_run(loop, UV_RUN_NOWAIT);
   uv_loop_close(loop);

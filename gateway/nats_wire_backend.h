@@ -73,12 +73,17 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
   const kvmap::KeyspaceIndex* Keyspace(const std::string& bucket) override;
   void WhenSynced(const std::string& bucket, std::function<void(kvmap::KvStatus)> cb) override;
   // Followers by bucket (for INFO).
-  const std::map<std::string, std::unique_ptr<BucketFollower>>& followers() const {
+  const std::map<std::string, std::unique_ptr<BucketFollower>, std::less<>>& followers() const {
     return followers_;
   }
   bool is_connected() const override { return state_ == State::kConnected; }
   size_t max_key_length() const override { return kvmap::NatsKvBackend::kMaxKeyLength; }
 
+  bool IsFollowing(std::string_view bucket) const override {
+    if (state_ != State::kConnected) return false;
+    auto it = followers_.find(bucket);
+    return it != followers_.end() && it->second->is_caught_up();
+  }
   void SetChangeObserver(kvmap::ChangeObserver observer) override {
     change_observer_ = std::move(observer);
   }
@@ -212,7 +217,7 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
   std::set<std::string> ready_buckets_;
   std::map<std::string, std::vector<kvmap::BucketCallback>> ensuring_;
 
-  std::map<std::string, std::unique_ptr<BucketFollower>> followers_;
+  std::map<std::string, std::unique_ptr<BucketFollower>, std::less<>> followers_;
   std::unordered_map<uint64_t, BucketFollower*> follower_sids_;
   uint64_t next_sid_ = 2;  // sid 1 is the reply inbox
   std::map<std::string, uint64_t, std::less<>> last_acked_;  // bucket -> highest acked sequence

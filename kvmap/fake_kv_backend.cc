@@ -255,7 +255,7 @@ WriteResult FakeKvBackend::ApplyWrite(const WriteRequest& request) {
   }
   EntryOp op = entry.op;
   store_[std::string(request.bucket)].insert_or_assign(std::string(request.key), std::move(entry));
-  if (observer_ && op != EntryOp::kFlush && !is_internal) {
+  if (observer_ && (op == EntryOp::kFlush || !is_internal)) {
     ChangeEvent change;
     change.bucket = request.bucket;
     change.key = request.key;

@@ -66,13 +66,24 @@ class FakeKvBackend : public KvBackend {
   }
   bool is_connected() const override { return is_connected_; }
   size_t max_key_length() const override { return max_key_length_; }
-  // Every applied write is reported at once, as an already-synced follower would report it.
+  // Every applied write is reported at once, as an already-synced follower would report it
+  // (flush markers as kFlush).
+  bool IsFollowing(std::string_view bucket) const override {
+    return is_connected_ && is_following_;
+  }
   void SetChangeObserver(ChangeObserver observer) override { observer_ = std::move(observer); }
   MessageBus* bus() override { return bus_enabled_ ? &bus_ : nullptr; }
 
   // --- test controls ---
   void set_mode(Mode mode) { mode_ = mode; }
   void set_connected(bool connected) { is_connected_ = connected; }
+  // IsFollowing() while connected (default true), as when a follower runs and is caught up.
+  void set_following(bool following) { is_following_ = following; }
+  // Reports a change as a follower would for a write made elsewhere (another gateway, a native
+  // client) without touching the store.
+  void ReportChange(const ChangeEvent& change) {
+    if (observer_) observer_(change);
+  }
   void set_max_key_length(size_t n) { max_key_length_ = n; }
   size_t pending_count() const { return pending_.size(); }
   // Completes the pending operation at `index` (0 = oldest). Returns false if out of range.
@@ -137,6 +148,7 @@ class FakeKvBackend : public KvBackend {
   Executor* executor_;
   Mode mode_;
   bool is_connected_ = true;
+  bool is_following_ = true;
   size_t max_key_length_ = 4000;
   size_t max_payload_ = 1024 * 1024;
   int acks_to_lose_ = 0;

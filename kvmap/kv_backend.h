@@ -113,12 +113,12 @@ struct WriteResult {
 // One change a bucket follower applied (DESIGN.md decision 8: keyspace notifications come
 // from the follower, so writes by other gateways and by native NATS clients produce them too).
 // Reported in stream order, only for messages stored after the follower first started: the
-// history it replays at start-up reports nothing. Flush markers and internal keys are not
-// reported.
+// history it replays at start-up reports nothing. Internal keys are not reported; a flush
+// marker (FLUSHDB on any gateway) is reported as op kFlush, meaning every key changed.
 struct ChangeEvent {
   std::string_view bucket;
-  std::string_view key;      // encoded
-  EntryOp op = EntryOp::kPut;  // kPut, kDelete or kPurge
+  std::string_view key;      // encoded (kFlushKey for kFlush)
+  EntryOp op = EntryOp::kPut;  // kPut, kDelete, kPurge or kFlush
   std::string_view events;   // the Redis-Event header ("set,expire"); empty when absent
   bool was_live = false;     // the key was live (present, not expired) just before the change
   uint64_t revision = 0;
@@ -188,6 +188,14 @@ class KvBackend {
   // the key); starts the follower when none runs. cb(kUnavailable) when that cannot happen in
   // time. Posted or later, never inline.
   virtual void WhenSynced(const std::string& bucket, std::function<void(KvStatus)> cb) = 0;
+
+  // True when every change to `bucket` from now on reaches the change observer: its follower
+  // runs and has applied everything stored before it last (re)started. A cache of the bucket's
+  // entries may only be trusted while this holds (ReadCache). Backends without followers: false.
+  virtual bool IsFollowing(std::string_view bucket) const {
+    (void)bucket;
+    return false;
+  }
 
   // True when operations can be sent now. Commands fail fast with kUnavailable otherwise.
   virtual bool is_connected() const = 0;

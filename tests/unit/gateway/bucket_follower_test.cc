@@ -124,11 +124,13 @@ TEST_F(BucketFollowerTest, NativeWritesHaveNoEvents) {
   EXPECT_EQ(host_.changes[0].op, kvmap::EntryOp::kPut);
 }
 
-TEST_F(BucketFollowerTest, InternalKeysAndFlushMarkersAreNotReported) {
+TEST_F(BucketFollowerTest, InternalKeysAreNotReportedAndAFlushMarkerIsAFlush) {
   follower_.Start(0);
   Deliver(1, "=_other", "Redis-Event: set\r\n");
-  Deliver(2, "=_flush", "KV-Operation: PURGE\r\n");
   EXPECT_TRUE(host_.changes.empty());
+  Deliver(2, "=_flush", "KV-Operation: PURGE\r\n");
+  ASSERT_EQ(host_.changes.size(), 1u);
+  EXPECT_EQ(host_.changes[0].op, kvmap::EntryOp::kFlush);
 }
 
 TEST_F(BucketFollowerTest, ReplayAfterAFlushReportsOnlyNewMessages) {
@@ -137,19 +139,39 @@ TEST_F(BucketFollowerTest, ReplayAfterAFlushReportsOnlyNewMessages) {
   Deliver(2, "b", "Redis-Event: set\r\n");
   ASSERT_EQ(host_.changes.size(), 2u);
   // FLUSHDB purged the stream (b was written after the purge), then wrote its marker: the
-  // follower rebuilds from the start of what is left.
+  // follower rebuilds from the start of what is left. The marker is reported once.
   Deliver(3, "=_flush", "KV-Operation: PURGE\r\n");
+  ASSERT_EQ(host_.changes.size(), 3u);
+  EXPECT_EQ(host_.changes[2].op, kvmap::EntryOp::kFlush);
   ResetConsumer();
   Deliver(2, "b", "Redis-Event: set\r\n");
   Deliver(3, "=_flush", "KV-Operation: PURGE\r\n");
-  EXPECT_EQ(host_.changes.size(), 2u);
+  EXPECT_EQ(host_.changes.size(), 3u);
   Deliver(4, "b", "Redis-Event: incrby\r\n");
   Deliver(5, "a", "Redis-Event: set\r\n");
-  ASSERT_EQ(host_.changes.size(), 4u);
-  EXPECT_EQ(host_.changes[2].key, "b");
-  EXPECT_TRUE(host_.changes[2].was_live);  // replayed into the rebuilt index
-  EXPECT_EQ(host_.changes[3].key, "a");
-  EXPECT_FALSE(host_.changes[3].was_live);  // purged by the flush
+  ASSERT_EQ(host_.changes.size(), 5u);
+  EXPECT_EQ(host_.changes[3].key, "b");
+  EXPECT_TRUE(host_.changes[3].was_live);  // replayed into the rebuilt index
+  EXPECT_EQ(host_.changes[4].key, "a");
+  EXPECT_FALSE(host_.changes[4].was_live);  // purged by the flush
+}
+
+TEST_F(BucketFollowerTest, CaughtUpOnlyAfterItsStartHistoryAndAfterAFlushReplay) {
+  // The read cache trusts a bucket only while this holds.
+  EXPECT_FALSE(follower_.is_caught_up());
+  follower_.Start(2);
+  EXPECT_FALSE(follower_.is_caught_up());
+  Deliver(1, "a", "Redis-Event: set\r\n");
+  EXPECT_FALSE(follower_.is_caught_up());
+  Deliver(2, "b", "Redis-Event: set\r\n");
+  EXPECT_TRUE(follower_.is_caught_up());
+  Deliver(3, "=_flush", "KV-Operation: PURGE\r\n");
+  EXPECT_FALSE(follower_.is_caught_up());  // rebuilding from the start of the stream
+  ResetConsumer();
+  Deliver(3, "=_flush", "KV-Operation: PURGE\r\n");
+  EXPECT_TRUE(follower_.is_caught_up());
+  follower_.OnConnectionLost();
+  EXPECT_FALSE(follower_.is_caught_up());
 }
 
 TEST_F(BucketFollowerTest, ChangesMadeWhileDisconnectedAreReportedAfterReconnect) {
