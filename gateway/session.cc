@@ -162,9 +162,26 @@ void Session::set_authenticated(bool v) {
   parser_.set_limits(limits);
 }
 
+namespace {
+// Input capacity a session keeps once its input is consumed; more is released.
+constexpr size_t kKeptInputCapacity = 16 * 1024;
+
+// The read buffer shared by the sessions of this thread (see PrepareInput).
+std::vector<char>& SharedInput(size_t size) {
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer;
+}
+}  // namespace
+
 std::pair<char*, size_t> Session::PrepareInput(size_t size_hint) {
+  is_reading_shared_ = false;
   if (input_pos_ == input_end_) {
     input_pos_ = input_end_ = 0;
+    if (input_.capacity() > kKeptInputCapacity) std::vector<char>().swap(input_);
+    std::vector<char>& shared = SharedInput(size_hint);
+    is_reading_shared_ = true;
+    return {shared.data(), shared.size()};
   } else if (input_pos_ > 0 && input_.size() - input_end_ < size_hint) {
     // Move the unparsed tail to the front before growing.
     std::copy(input_.begin() + input_pos_, input_.begin() + input_end_, input_.begin());
@@ -176,8 +193,29 @@ std::pair<char*, size_t> Session::PrepareInput(size_t size_hint) {
 }
 
 void Session::CommitInput(size_t n) {
-  input_end_ += n;
   server_->stats().total_net_input_bytes += n;
+  if (is_reading_shared_) {
+    is_reading_shared_ = false;
+    std::string_view bytes(SharedInput(0).data(), n);
+    // Nothing was buffered before these bytes, so they are parsed where they are; what the
+    // limits leave unparsed is kept for later. Flushes asked for meanwhile wait for the one
+    // below (as while Flush parses).
+    const bool was_in_flush = is_in_flush_;
+    is_in_flush_ = true;
+    while (!bytes.empty() && MayParse()) {
+      resp::ParseResult r = parser_.Feed(bytes);
+      bytes.remove_prefix(r.consumed);
+      if (!HandleParsed(r)) break;
+    }
+    is_in_flush_ = was_in_flush;
+    if (!bytes.empty()) {
+      input_.assign(bytes.begin(), bytes.end());
+      input_pos_ = 0;
+      input_end_ = bytes.size();
+    }
+  } else {
+    input_end_ += n;
+  }
   Flush();
 }
 
@@ -187,21 +225,29 @@ void Session::Feed(std::string_view bytes) {
   CommitInput(bytes.size());
 }
 
+bool Session::MayParse() const {
+  return !is_closing_ && !is_close_after_reply_ && queue_.size() < limits_.max_queued_calls &&
+         transport_->unsent_bytes() < limits_.output_high_watermark;
+}
+
+bool Session::HandleParsed(const resp::ParseResult& r) {
+  if (r.status == resp::ParseStatus::kNeedMore) return false;
+  if (r.status == resp::ParseStatus::kError) {
+    // As Redis: reply with the protocol error, then close once it is written.
+    RejectWith(resp::Request(), parser_.error_message(), /*is_protocol_error=*/true);
+    return false;
+  }
+  last_active_ = std::chrono::steady_clock::now();
+  Dispatch(parser_.TakeRequest());
+  return true;
+}
+
 void Session::ParseAvailable() {
-  while (!is_closing_ && !is_close_after_reply_ && input_pos_ < input_end_ &&
-         queue_.size() < limits_.max_queued_calls &&
-         transport_->unsent_bytes() < limits_.output_high_watermark) {
+  while (input_pos_ < input_end_ && MayParse()) {
     std::string_view pending(input_.data() + input_pos_, input_end_ - input_pos_);
     resp::ParseResult r = parser_.Feed(pending);
-    input_pos_ += r.consumed;
-    if (r.status == resp::ParseStatus::kNeedMore) break;
-    if (r.status == resp::ParseStatus::kError) {
-      // As Redis: reply with the protocol error, then close once it is written.
-      RejectWith(resp::Request(), parser_.error_message(), /*is_protocol_error=*/true);
-      break;
-    }
-    last_active_ = std::chrono::steady_clock::now();
-    Dispatch(parser_.TakeRequest());
+    input_pos_ += r.consumed;  // before dispatching: a command may flush this session
+    if (!HandleParsed(r)) break;
   }
 }
 

@@ -167,8 +167,12 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Input. PrepareInput returns writable space of at least `size_hint` bytes at the end of the
-  // input buffer; CommitInput(n) appends the n bytes written there and processes them.
+  // Input. PrepareInput returns writable space of at least `size_hint` bytes; CommitInput(n)
+  // processes the n bytes written there. The space must be filled and committed (or dropped)
+  // before any other session's PrepareInput: when this session holds no unparsed input, it is
+  // a buffer shared by every session of the thread, so an idle connection holds no input
+  // buffer at all (as Redis's reusable query buffer). Requests are parsed straight from it;
+  // only what the limits leave unparsed is copied into the session's own buffer.
   std::pair<char*, size_t> PrepareInput(size_t size_hint);
   void CommitInput(size_t n);
   // Convenience for tests: copies and processes.
@@ -260,6 +264,11 @@ class Session {
   bool TakeReplySilence();
   // Ends a delivery: applies the output limit, then has the output written with the batch.
   void AfterPush();
+  // True while the limits allow parsing another request (queue, output, closing).
+  bool MayParse() const;
+  // Acts on one parse result: dispatches a complete request, or queues the protocol error.
+  // False when parsing stops here.
+  bool HandleParsed(const resp::ParseResult& r);
   // Parses and dispatches buffered requests while the limits allow.
   void ParseAvailable();
   void Dispatch(resp::Request request);
@@ -279,10 +288,12 @@ class Session {
   uint64_t id_;
   std::string peer_addr_, local_addr_;
   resp::RequestParser parser_;
-  // Input bytes live in input_[input_pos_, input_end_); the rest is spare capacity.
+  // Input bytes kept between reads live in input_[input_pos_, input_end_); the rest is spare
+  // capacity, released once empty if it grew past kKeptInputCapacity.
   std::vector<char> input_;
   size_t input_pos_ = 0;
   size_t input_end_ = 0;
+  bool is_reading_shared_ = false;  // the last PrepareInput handed out the shared buffer
   std::deque<std::shared_ptr<Call>> queue_;
   size_t unfinished_keyed_ = 0;  // calls in queue_ with keys or barrier, not done
   int db_ = 0;
