@@ -25,7 +25,13 @@ therefore rewrites a small keyspace ($KEYSPACE keys, 1000 by default): B's follo
 every put, and a poll costs well under a millisecond. The median KEYS round trip is reported next
 to the lag; KEYSPACE=100000 shows the coarse version.
 
-Environment (defaults in brackets): N [1500000] puts of the load, CLIENTS [50], PIPELINE [16],
+PROBE=cache measures the staleness of --read-cache instead (issue 7): B runs with
+`--read-cache 64mb`; each probe sets `lag:<i>` to `old` through A, reads it through B (now
+cached in B), sets it to `new` through A (t0 at the +OK) and polls GET on B until it answers
+`new` (t1). Every poll that misses is a cache hit on the stale entry, so t1 - t0 is what a
+client of B sees: the time until B's follower applies A's put and drops the entry.
+
+Environment (defaults in brackets): PROBE [keys] or cache, N [1500000] puts of the load, CLIENTS [50], PIPELINE [16],
 KEYSPACE [1000], DATA_SIZE [16], PROBES [1000], IDLE_PROBES [200], INTERVAL_MS [10],
 GATEWAY_BIN [build/release/gateway/redis-nats-gateway], NATS_SERVER_BIN, RNG_KEEP_TMP=1.
 Exit status: 0 when both targets are met, 1 when not, 2 on a set-up problem.
@@ -56,6 +62,7 @@ INTERVAL = float(os.environ.get("INTERVAL_MS", "10")) / 1000.0
 PROBE_TIMEOUT = 5.0
 TARGET_RATE = 50000
 TARGET_P99_MS = 10.0
+PROBE = os.environ.get("PROBE", "keys")
 
 
 def pct(values, p):
@@ -84,12 +91,16 @@ class Prober:
         """One probe; returns (upper_ms, lower_ms) or None on a timeout."""
         self.seq += 1
         key = "lag:%d" % self.seq
-        self.a.set(key, "x")
+        if PROBE == "cache":
+            self.a.set(key, "old")
+            while self.b.get(key) != b"old":  # cached in B once B has seen it
+                pass
+        self.a.set(key, "new" if PROBE == "cache" else "x")
         t0 = time.monotonic()
         last_miss_start = None
         while True:
             start = time.monotonic()
-            found = self.b.keys(key)
+            found = self.b.get(key) == b"new" if PROBE == "cache" else self.b.keys(key)
             t1 = time.monotonic()
             self.keys_rtt.append(t1 - start)
             if found:
@@ -132,7 +143,8 @@ def main():
     with harness.Stack(prefix="rng-follower-lag-") as stack:
         stack.start_nats()
         port_a = stack.start_gateway("lag")
-        port_b = stack.start_gateway("lag")
+        port_b = stack.start_gateway(
+            "lag", extra_args=["--read-cache", "64mb"] if PROBE == "cache" else [])
         prober = Prober(port_a, port_b)
         prober.a.set("lag:warm", "x")
         prober.b.dbsize()  # B's follower has replayed the bucket
@@ -200,8 +212,12 @@ def main():
           (os.environ["GATEWAY_BIN"], commit))
     print("- load: redis-benchmark -t set -c %d -P %d -r %d -n %d -d %d against gateway A" %
           (CLIENTS, PIPELINE, KEYSPACE, N, DATA_SIZE))
-    print("- probes: SET lag:<i> on A, then KEYS lag:<i> on B until listed; every %.0f ms" %
-          (INTERVAL * 1000))
+    if PROBE == "cache":
+        print("- probes: SET lag:<i> old on A, GET on B (cached), SET lag:<i> new on A, then GET "
+              "on B (--read-cache 64mb) until new; every %.0f ms" % (INTERVAL * 1000))
+    else:
+        print("- probes: SET lag:<i> on A, then KEYS lag:<i> on B until listed; every %.0f ms" %
+              (INTERVAL * 1000))
     print()
     print("## Results")
     print("- put rate of the load: %.0f puts/s (redis-benchmark), %.0f puts/s (wall clock incl. "
@@ -211,8 +227,8 @@ def main():
                                            "inside the load" if still_loading or
                                            len(loaded[0]) + loaded[2] >= PROBES
                                            else "the load ended before all probes were sent"))
-    print("- median KEYS round trip on B: %.2f ms idle, %.2f ms under load" % (idle_rtt,
-                                                                                  load_rtt))
+    print("- median %s round trip on B: %.2f ms idle, %.2f ms under load" % (
+        "GET" if PROBE == "cache" else "KEYS", idle_rtt, load_rtt))
     print("- DBSIZE after the load: A %d, B %d (%s); B at the start of the probes: %d" %
           (size_a, size_b, "equal" if size_a == size_b else "DIFFERENT", dbsize0))
     print()
