@@ -44,7 +44,7 @@ CHILD_PID= # a foreground load generator, stopped first on exit
 cleanup() {
   local rc=$? i pid
   trap - EXIT INT TERM
-  [[ -n "$CHILD_PID" ]] && kill -TERM "$CHILD_PID" 2>/dev/null
+  if [[ -n "$CHILD_PID" ]]; then kill -TERM "$CHILD_PID" 2>/dev/null || true; fi
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     pid="${PIDS[i]}"
     kill -TERM "$pid" 2>/dev/null || continue
