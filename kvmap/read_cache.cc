@@ -2,6 +2,7 @@
 #include "kvmap/read_cache.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "kvmap/ttl.h"
@@ -64,13 +65,19 @@ void ReadCache::Store(Bucket& bucket, Entry entry, bool is_missing) {
   const size_t bytes = EntrySize(entry);
   Erase(bucket, entry.key, /*is_invalidation=*/false);
   if (bytes > capacity_ / kLargestShare) return;
-  lru_.push_front(Node{&bucket, std::move(entry), is_missing, bytes});
+  lru_.push_front(Node{&bucket, std::move(entry), is_missing, /*is_referenced=*/false, bytes});
   auto node = lru_.begin();
   bucket.entries.emplace(std::string_view(node->entry.key), node);
   stats_.bytes += bytes;
   ++stats_.entries;
   while (stats_.bytes > capacity_ && !lru_.empty()) {
     Node& last = lru_.back();
+    if (last.is_referenced && &last != &lru_.front()) {
+      // Read since it was last considered: keep it, as the newest (CLOCK).
+      last.is_referenced = false;
+      lru_.splice(lru_.begin(), lru_, std::prev(lru_.end()));
+      continue;
+    }
     ++stats_.evictions;
     Erase(*last.bucket, last.entry.key, /*is_invalidation=*/false);
   }
@@ -117,7 +124,7 @@ void ReadCache::Get(std::string_view bucket_name, std::string_view key, GetCallb
   if (it != bucket.entries.end()) {
     ++stats_.hits;
     Lru::iterator node = it->second;
-    lru_.splice(lru_.begin(), lru_, node);  // most recently used
+    node->is_referenced = true;  // second chance at eviction (no list move on the hit path)
     GetResult result;
     if (node->is_missing) {
       result.status = KvStatus::kNotFound;

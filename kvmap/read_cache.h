@@ -19,8 +19,9 @@
 //     overwrites a newer change the follower already applied.
 //   * A failed write (CAS mismatch, unknown outcome) removes the key's entry.
 //
-// Entries are evicted least recently used first when their estimated size exceeds the
-// capacity. A hit never touches NATS.
+// Entries are evicted, roughly least recently used first (CLOCK: an entry read since it was last
+// considered gets a second chance), when their estimated size exceeds the capacity. A hit never
+// touches NATS.
 //
 // Thread: the loop thread, like every KvBackend.
 #pragma once
@@ -90,9 +91,12 @@ class ReadCache : public KvBackend {
     Bucket* bucket;
     Entry entry;        // for a key with no message: op kPut, revision 0, is_missing set
     bool is_missing = false;
+    bool is_referenced = false;  // read since it was stored or last passed over for eviction
     size_t bytes = 0;
   };
-  using Lru = std::list<Node>;  // most recently used first
+  // Newest first. Eviction takes the oldest entry that was not read since it was last
+  // considered (CLOCK, an approximation of least recently used that costs a hit no list move).
+  using Lru = std::list<Node>;
   // In-flight operations on one key: changes reported meanwhile make their results too old.
   struct InFlight {
     uint32_t count = 0;

@@ -285,6 +285,32 @@ TEST_F(ReadCacheTest, EvictsLeastRecentlyUsedWithinCapacity) {
   EXPECT_EQ(backend_.get_calls(), gets + 1);
 }
 
+TEST_F(ReadCacheTest, AnEntryReadSinceItWasStoredOutlivesOlderUnreadOnes) {
+  ReadCache small(&backend_, &executor_, 8 * 1024);
+  const std::string value(500, 'x');
+  auto put = [&](const std::string& key) {
+    WriteRequest w;
+    w.bucket = kBucket;
+    w.key = key;
+    w.value = value;
+    small.Write(w, [](WriteResult) {});
+    executor_.RunAll();
+  };
+  put("hot");
+  for (int i = 0; i < 40; ++i) {
+    small.Get(kBucket, "hot", [](GetResult) {});  // read between every write
+    executor_.RunAll();
+    put("cold" + std::to_string(i));
+  }
+  const size_t gets = backend_.get_calls();
+  small.Get(kBucket, "hot", [](GetResult) {});
+  executor_.RunAll();
+  EXPECT_EQ(backend_.get_calls(), gets);  // still cached
+  small.Get(kBucket, "cold0", [](GetResult) {});
+  executor_.RunAll();
+  EXPECT_EQ(backend_.get_calls(), gets + 1);  // evicted
+}
+
 TEST_F(ReadCacheTest, ValueLargerThanAShareOfTheCapacityIsNotCached) {
   ReadCache small(&backend_, &executor_, 8 * 1024);
   WriteRequest w;
