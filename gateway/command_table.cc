@@ -364,9 +364,17 @@ std::string LowerAscii(std::string_view s) {
   return out;
 }
 
-const std::unordered_map<std::string, const CommandSpec*>& Index() {
+// Looked up by string_view, without building a std::string per command.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+using CommandIndex =
+    std::unordered_map<std::string, const CommandSpec*, NameHash, std::equal_to<>>;
+
+const CommandIndex& Index() {
   static const auto* index = [] {
-    auto* m = new std::unordered_map<std::string, const CommandSpec*>();
+    auto* m = new CommandIndex();
     for (const CommandSpec& spec : kCommands) m->emplace(std::string(spec.name), &spec);
     for (const CommandSpec& spec : kCommands) {
       for (const CommandSpec& sub : spec.subcommands) m->emplace(std::string(sub.name), &sub);
@@ -390,12 +398,13 @@ const CommandSpec* FindCommand(std::string_view name) {
   if (name.size() > 64) return nullptr;
   char buf[64];
   for (size_t i = 0; i < name.size(); ++i) {
-    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+    const char ch = name[i];
+    if (ch == '|') return nullptr;  // subcommands only via their parent
+    buf[i] = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch + ('a' - 'A')) : ch;
   }
   std::string_view lower(buf, name.size());
-  if (lower.find('|') != std::string_view::npos) return nullptr;  // subcommands only via parent
   const auto& index = Index();
-  auto it = index.find(std::string(lower));
+  auto it = index.find(lower);
   return it == index.end() ? nullptr : it->second;
 }
 

@@ -194,6 +194,9 @@ std::pair<char*, size_t> Session::PrepareInput(size_t size_hint) {
 
 void Session::CommitInput(size_t n) {
   server_->stats().total_net_input_bytes += n;
+  // One clock read per read: the commands in it start at this time (Run) and mark the
+  // connection active.
+  read_time_ = std::chrono::steady_clock::now();
   if (is_reading_shared_) {
     is_reading_shared_ = false;
     std::string_view bytes(SharedInput(0).data(), n);
@@ -237,12 +240,15 @@ bool Session::HandleParsed(const resp::ParseResult& r) {
     RejectWith(resp::Request(), parser_.error_message(), /*is_protocol_error=*/true);
     return false;
   }
-  last_active_ = std::chrono::steady_clock::now();
+  last_active_ = read_time_;
   Dispatch(parser_.TakeRequest());
   return true;
 }
 
 void Session::ParseAvailable() {
+  if (input_pos_ < input_end_ && MayParse()) {
+    read_time_ = std::chrono::steady_clock::now();  // bytes kept since an earlier read
+  }
   while (input_pos_ < input_end_ && MayParse()) {
     std::string_view pending(input_.data() + input_pos_, input_end_ - input_pos_);
     resp::ParseResult r = parser_.Feed(pending);
@@ -342,7 +348,7 @@ void Session::Dispatch(resp::Request request) {
   call->set_keyed(!call->keys().empty() || call->is_barrier());
   if (call->is_keyed()) ++unfinished_keyed_;
   queue_.push_back(call);
-  if (CanStart(queue_.size() - 1)) Run(call.get());
+  if (CanStart(queue_.size() - 1)) Run(call.get(), read_time_);
 }
 
 bool Session::CanStart(size_t index) const {
@@ -365,9 +371,9 @@ bool Session::CanStart(size_t index) const {
   return true;
 }
 
-void Session::Run(Call* call) {
+void Session::Run(Call* call, std::chrono::steady_clock::time_point now) {
   call->set_state(Call::State::kRunning);
-  call->MarkStarted();
+  call->MarkStarted(now);
   ++server_->stats().total_commands_processed;
   running_call_ = call;
   call->spec().handler(*call);
@@ -379,7 +385,9 @@ void Session::StartReadyCalls() {
   // (only CollectReplies does, outside this loop).
   for (size_t i = 0; i < queue_.size(); ++i) {
     Call* call = queue_[i].get();
-    if (call->state() == Call::State::kWaiting && CanStart(i)) Run(call);
+    if (call->state() == Call::State::kWaiting && CanStart(i)) {
+      Run(call, std::chrono::steady_clock::now());
+    }
   }
 }
 
@@ -387,7 +395,12 @@ void Session::OnCallFinished(Call* call) {
   if (call->has_spec()) {
     auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - call->started_at());
-    CommandStat& stat = server_->stats().commands[std::string(call->spec().name)];
+    auto& commands = server_->stats().commands;
+    auto it = commands.find(call->spec().name);  // no string built once the entry exists
+    if (it == commands.end()) {
+      it = commands.emplace(std::string(call->spec().name), CommandStat{}).first;
+    }
+    CommandStat& stat = it->second;
     ++stat.calls;
     stat.usec += static_cast<uint64_t>(elapsed.count());
     if (call->is_error_reply()) {

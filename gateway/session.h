@@ -121,7 +121,7 @@ class Call : public std::enable_shared_from_this<Call> {
   std::vector<std::string_view>& mutable_keys() { return keys_; }
   std::string& reply_bytes() { return reply_bytes_; }
   std::chrono::steady_clock::time_point started_at() const { return started_at_; }
-  void MarkStarted() { started_at_ = std::chrono::steady_clock::now(); }
+  void MarkStarted(std::chrono::steady_clock::time_point now) { started_at_ = now; }
   bool is_error_reply() const { return !reply_bytes_.empty() && reply_bytes_[0] == '-'; }
   bool is_keyed() const { return is_keyed_; }
   void set_keyed(bool k) { is_keyed_ = k; }
@@ -279,7 +279,8 @@ class Session {
   void RejectWith(resp::Request request, std::string_view error, bool is_protocol_error);
   bool CanStart(size_t index) const;
   void StartReadyCalls();
-  void Run(Call* call);
+  // Runs a call's handler; `now` is its start time (for the command statistics).
+  void Run(Call* call, std::chrono::steady_clock::time_point now);
   void UpdateReadState();
 
   ServerContext* server_;
@@ -294,6 +295,8 @@ class Session {
   size_t input_pos_ = 0;
   size_t input_end_ = 0;
   bool is_reading_shared_ = false;  // the last PrepareInput handed out the shared buffer
+  // When the bytes being parsed were read (one clock read per read, not per command).
+  std::chrono::steady_clock::time_point read_time_;
   std::deque<std::shared_ptr<Call>> queue_;
   size_t unfinished_keyed_ = 0;  // calls in queue_ with keys or barrier, not done
   int db_ = 0;

@@ -27,6 +27,12 @@ bool IsLive(const Entry& entry, int64_t now_ms) {
   return !when || now_ms <= *when;
 }
 
+bool IsLiveNow(const Entry& entry) {
+  if (entry.is_marker()) return false;
+  auto when = ExpiresAt(entry);
+  return !when || NowUnixMs() <= *when;
+}
+
 std::string_view EntryType(const Entry& entry) {
   auto v = FindHeader(entry.headers, kHdrType);
   if (!v) return "string";

@@ -24,6 +24,8 @@ std::optional<int64_t> ExpiresAt(const Entry& entry);
 // True when the entry is a value that exists at `now_ms`: not a delete/purge marker and not
 // expired. Redis 7.0 (keyIsExpired) expires a key when now > deadline, so a key is still live
 // during its deadline millisecond.
+// IsLive at the current wall-clock time, read only when the entry has a deadline.
+bool IsLiveNow(const Entry& entry);
 bool IsLive(const Entry& entry, int64_t now_ms);
 
 // The Redis type the entry holds: "string" when Redis-Type is absent, else the header value up

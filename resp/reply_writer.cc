@@ -25,6 +25,8 @@ void AppendPrefixed(std::string* out, char type, int64_t value) {
 }
 
 void AppendBulk(std::string* out, std::string_view bytes) {
+  // One allocation at most: header (at most 22 bytes), value, CRLF.
+  out->reserve(out->size() + bytes.size() + 24);
   AppendPrefixed(out, '$', static_cast<int64_t>(bytes.size()));
   out->append(bytes);
   out->append(kCrlf);

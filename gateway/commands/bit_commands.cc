@@ -63,7 +63,7 @@ void ReadKeyThen(Call& call, size_t key_arg, ReadFn fn) {
                         return;
                       }
                       const bool is_live =
-                          r.status == KvStatus::kOk && kvmap::IsLive(r.entry, kvmap::NowUnixMs());
+                          r.status == KvStatus::kOk && kvmap::IsLiveNow(r.entry);
                       ServerStats& stats = c2.server().stats();
                       ++(is_live ? stats.keyspace_hits : stats.keyspace_misses);
                       fn(c2, is_live ? &r.entry : nullptr);
@@ -189,7 +189,7 @@ void BitOpOnBucket(Call& call, std::shared_ptr<BitOpState> st) {
     call.backend().Get(
         call.bucket(), kvmap::EncodeKey(call.arg(3 + i)),
         call.Bind<kvmap::GetResult>([st, i](Call& c, kvmap::GetResult r) {
-          if (r.status == KvStatus::kOk && kvmap::IsLive(r.entry, kvmap::NowUnixMs())) {
+          if (r.status == KvStatus::kOk && kvmap::IsLiveNow(r.entry)) {
             ++c.server().stats().keyspace_hits;
             if (kvmap::IsString(r.entry)) {
               st->values[i] = std::move(r.entry.value);

@@ -152,7 +152,7 @@ void ReadLive(Call& call, F fn) {
                         return;
                       }
                       const bool is_live =
-                          r.status == KvStatus::kOk && kvmap::IsLive(r.entry, kvmap::NowUnixMs());
+                          r.status == KvStatus::kOk && kvmap::IsLiveNow(r.entry);
                       CountLookup(c2, is_live);
                       fn(c2, is_live ? &r.entry : nullptr);
                     }));

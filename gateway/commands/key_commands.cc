@@ -76,7 +76,7 @@ void CountExisting(Call& call, bool count_stats) {
                                                                       kvmap::GetResult r) {
                          if (r.status == KvStatus::kOk || r.status == KvStatus::kNotFound) {
                            const bool is_live = r.status == KvStatus::kOk &&
-                                                kvmap::IsLive(r.entry, kvmap::NowUnixMs());
+                                                kvmap::IsLiveNow(r.entry);
                            if (is_live) ++fan->count;
                            if (count_stats) {
                              ServerStats& stats = c.server().stats();

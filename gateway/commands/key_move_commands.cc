@@ -173,7 +173,7 @@ void ReadDestination(Call& call, std::shared_ptr<MoveOp> op) {
           return;
         }
         const bool found = r.status == KvStatus::kOk;
-        const bool is_live = found && kvmap::IsLive(r.entry, kvmap::NowUnixMs());
+        const bool is_live = found && kvmap::IsLiveNow(r.entry);
         if (is_live && !op->is_replace) {
           op->on_done(c, false);
           return;
@@ -220,7 +220,7 @@ void ReadSource(Call& call, std::shared_ptr<MoveOp> op) {
           return;
         }
         const bool is_live =
-            r.status == KvStatus::kOk && kvmap::IsLive(r.entry, kvmap::NowUnixMs());
+            r.status == KvStatus::kOk && kvmap::IsLiveNow(r.entry);
         if (op->count_lookup) {
           ServerStats& stats = c.server().stats();
           ++(is_live ? stats.keyspace_hits : stats.keyspace_misses);

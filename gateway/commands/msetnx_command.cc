@@ -124,7 +124,7 @@ void MSetNxOnBucket(Call& call) {
         call.Bind<kvmap::GetResult>([st, i](Call& c, kvmap::GetResult r) {
           if (r.status == KvStatus::kOk) {
             st->items[i].read_revision = r.entry.revision;
-            if (kvmap::IsLive(r.entry, kvmap::NowUnixMs())) st->is_blocked = true;
+            if (kvmap::IsLiveNow(r.entry)) st->is_blocked = true;
           } else if (r.status != KvStatus::kNotFound && st->error == KvStatus::kOk) {
             st->error = r.status;
             st->error_detail = std::move(r.detail);

@@ -246,7 +246,7 @@ void RunNext(Call& exec, const std::shared_ptr<Running>& run) {
                                         session.protocol());
     child->set_backend_override(run->backend.get());
     child->set_state(Call::State::kRunning);
-    child->MarkStarted();
+    child->MarkStarted(std::chrono::steady_clock::now());
     ++exec.server().stats().total_commands_processed;
     run->current = child;
     // 0: the handler is running; 1: the child finished inside it; 2: the handler returned

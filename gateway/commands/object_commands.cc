@@ -62,7 +62,7 @@ void LookupObject(Call& call, F fn) {
                         return;
                       }
                       const bool is_live =
-                          r.status == KvStatus::kOk && kvmap::IsLive(r.entry, kvmap::NowUnixMs());
+                          r.status == KvStatus::kOk && kvmap::IsLiveNow(r.entry);
                       ServerStats& stats = c2.server().stats();
                       ++(is_live ? stats.keyspace_hits : stats.keyspace_misses);
                       if (!is_live) {

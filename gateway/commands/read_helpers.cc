@@ -27,7 +27,7 @@ void ReadStringOrReply(Call& call, std::string_view raw_key, ValueFn fn) {
           return;
         }
         const bool is_live =
-            r.status == kvmap::KvStatus::kOk && kvmap::IsLive(r.entry, kvmap::NowUnixMs());
+            r.status == kvmap::KvStatus::kOk && kvmap::IsLiveNow(r.entry);
         CountLookup(c, is_live);
         if (!is_live) {
           fn(c, nullptr);

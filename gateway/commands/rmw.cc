@@ -208,7 +208,7 @@ void GroupRead(const std::shared_ptr<Group>& g) {
     const uint64_t read_revision = found ? r.entry.revision : 0;
     // The state each member sees: the stored entry, then what the members before it left.
     std::optional<kvmap::Entry> state;
-    if (found && kvmap::IsLive(r.entry, kvmap::NowUnixMs())) state = std::move(r.entry);
+    if (found && kvmap::IsLiveNow(r.entry)) state = std::move(r.entry);
     bool writes = false;
     std::string events;
     for (Member& m : g->round) {

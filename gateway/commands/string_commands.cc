@@ -372,7 +372,7 @@ void MGetOnBucket(Call& call) {
                        call.Bind<kvmap::GetResult>([st, i](Call& c, kvmap::GetResult r) {
                          if (r.status == KvStatus::kOk || r.status == KvStatus::kNotFound) {
                            const bool is_live = r.status == KvStatus::kOk &&
-                                                kvmap::IsLive(r.entry, kvmap::NowUnixMs());
+                                                kvmap::IsLiveNow(r.entry);
                            CountLookup(c, is_live);
                            // A key of another type is nil in MGET, not WRONGTYPE.
                            if (is_live && kvmap::IsString(r.entry))

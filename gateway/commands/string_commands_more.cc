@@ -139,7 +139,7 @@ void LcsOnBucket(Call& call, std::shared_ptr<LcsState> st) {
                        call.Bind<kvmap::GetResult>([st, i](Call& c, kvmap::GetResult r) {
                          if (r.status == KvStatus::kOk || r.status == KvStatus::kNotFound) {
                            const bool is_live = r.status == KvStatus::kOk &&
-                                                kvmap::IsLive(r.entry, kvmap::NowUnixMs());
+                                                kvmap::IsLiveNow(r.entry);
                            CountLookup(c, is_live);
                            if (is_live && !kvmap::IsString(r.entry)) st->is_wrong_type = true;
                            if (is_live) st->values[i] = std::move(r.entry.value);
