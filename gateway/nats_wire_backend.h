@@ -46,6 +46,7 @@ struct NatsWireOptions {
   int64_t op_timeout_ms = 2000;
   int64_t connect_timeout_ms = 2000;
   int64_t ping_interval_ms = 5000;   // keepalive; two unanswered PINGs drop the connection
+                                     // unless the server sent anything in the last interval
   int replicas = 1;
   int64_t marker_grace_ms = 60000;   // delete markers are purged after this
   std::string client_name = "redis-nats-gateway";
@@ -193,6 +194,7 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
 
   uv_timer_t timer_;
   uv_check_t check_;
+  int64_t last_read_ms_ = 0;  // loop time of the last bytes received (keepalive)
   bool are_handles_open_ = false;
   int64_t connect_deadline_ms_ = 0;
   int64_t next_connect_ms_ = 0;
