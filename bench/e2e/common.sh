@@ -112,3 +112,25 @@ PIDS+=($!)
 wait_until 20 gateway "${PIDS[-1]}" test -s "$GW_PORT_FILE"
 GW_PORT="$(head -n 1 "$GW_PORT_FILE" | tr -d '[:space:]')"
 wait_until 10 gateway "${PIDS[-1]}" pings "$GW_PORT"
+
+# Prints the "## Machine" heading and the lines every end-to-end script reports (host, server
+# versions, the gateway and its flags); the caller appends its own parameters.
+machine_block() {
+  local commit
+  commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit="$commit+dirty"
+  cat <<EOF
+## Machine
+- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)
+- kernel: $(uname -srm)
+- nproc: $(nproc)
+- cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+- memory: $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+- load average at the start: $(cut -d ' ' -f 1-3 /proc/loadavg)
+- nats-server: $("$NATS_SERVER_BIN" --version 2>&1 | head -n 1)
+- redis-server: $("$REDIS_SERVER_BIN" --version 2>&1 | head -n 1)
+- redis-benchmark: $(redis-benchmark --version 2>&1 | head -n 1)
+- gateway: $GATEWAY_BIN (commit $commit), bucket $E2E_BUCKET
+- gateway args: ${GATEWAY_ARGS:-<none>}
+EOF
+}

@@ -77,21 +77,9 @@ for target in redis gateway; do
 done
 
 # --- machine info ---------------------------------------------------------------------------------
-commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit="$commit+dirty"
+machine_block
 cat <<EOF
-## Machine
-- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)
-- kernel: $(uname -srm)
-- nproc: $(nproc)
-- cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-- memory: $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-- load average: $(cut -d' ' -f1-3 /proc/loadavg)
-- nats-server: $("$NATS_SERVER_BIN" --version 2>&1 | head -n 1)
-- redis-server: $("$REDIS_SERVER_BIN" --version 2>&1 | head -n 1)
 - redis-cli: $(redis-cli --version 2>&1 | head -n 1)
-- gateway: $GATEWAY_BIN (commit $commit)
-- gateway args: ${GATEWAY_ARGS:-<none>}
 - parameters: KEYS=$NKEYS PICKS=$PICKS ROUNDS=$ROUNDS DATA_SIZE=$DATA_SIZE
 
 EOF

@@ -138,22 +138,9 @@ for port in "$REDIS_PORT" "$GW_PORT"; do
 done
 
 # --- machine info ---------------------------------------------------------------------------------
-commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit="$commit+dirty"
+machine_block
 cat <<EOF
-## Machine
-- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)
-- kernel: $(uname -srm)
-- nproc: $(nproc)
-- cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-- memory: $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-- load average at the start: $(cut -d ' ' -f 1-3 /proc/loadavg)
-- nats-server: $("$NATS_SERVER_BIN" --version 2>&1 | head -n 1)
-- redis-server: $("$REDIS_SERVER_BIN" --version 2>&1 | head -n 1)
-- redis-benchmark: $(redis-benchmark --version 2>&1 | head -n 1)
 - nats.c: $(pkg-config --modversion libnats 2>/dev/null || echo unknown)
-- gateway: $GATEWAY_BIN (commit $commit), bucket $E2E_BUCKET
-- gateway args: ${GATEWAY_ARGS:-<none>}
 - raw NATS: $NATS_KV_BENCH_BIN, bucket $RAW_BUCKET, args: ${RAW_ARGS:-<none>}
 - parameters: SCALE=$SCALE ROUNDS=$ROUNDS KEYSPACE=$KEYSPACE
 - cases: TESTS=$TESTS CLIENTS_LIST=$CLIENTS_LIST PIPELINE_LIST=$PIPELINE_LIST SIZES=$SIZES
