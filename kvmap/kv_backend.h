@@ -189,8 +189,8 @@ class KvBackend {
   // time. Posted or later, never inline.
   virtual void WhenSynced(const std::string& bucket, std::function<void(KvStatus)> cb) = 0;
 
-  // True when every change to `bucket` from now on reaches the change observer: its follower
-  // runs and has applied everything stored before it last (re)started. A cache of the bucket's
+  // True when every change to `bucket` from now on reaches the change observer: connected, and
+  // its follower runs and has applied everything stored before it last (re)started. A cache of the bucket's
   // entries may only be trusted while this holds (ReadCache). Backends without followers: false.
   virtual bool IsFollowing(std::string_view bucket) const {
     (void)bucket;

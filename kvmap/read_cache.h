@@ -79,8 +79,6 @@ class ReadCache : public KvBackend {
 
   const Stats& stats() const { return stats_; }
   size_t capacity() const { return capacity_; }
-  // Empties the cache (every bucket).
-  void Clear();
 
   // Estimated memory of one cached entry: its bytes plus the bookkeeping around them.
   static size_t EntrySize(const Entry& entry);
