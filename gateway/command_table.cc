@@ -50,6 +50,40 @@ constexpr CommandSpec kPubsubSubcommands[] = {
      nullptr, "Counts this gateway's patterns only."},
 };
 
+constexpr CommandSpec kAclSubcommands[] = {
+    {"acl|cat", -2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdAclCat,
+     "Lists the ACL categories, or the commands inside a category.", "server", "6.0.0", {},
+     nullptr, "Lists the gateway's commands; categories are derived from the command table."},
+    {"acl|deluser", -3, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdAclDelUser,
+     "Deletes ACL users, and terminates their connections.", "server", "6.0.0"},
+    {"acl|dryrun", -4, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdAclDryRun,
+     "Simulates the execution of a command by a user, without executing the command.", "server",
+     "7.0.0"},
+    {"acl|genpass", -2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdAclGenPass,
+     "Generates a pseudorandom, secure password that can be used to identify ACL users.",
+     "server", "6.0.0"},
+    {"acl|getuser", 3, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdAclGetUser,
+     "Lists the ACL rules of a user.", "server", "6.0.0", {}, nullptr, "No selectors."},
+    {"acl|list", 2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdAclList,
+     "Dumps the effective rules in ACL file format.", "server", "6.0.0", {}, nullptr,
+     "Lists the rules as given (Redis prints a minimal equivalent)."},
+    {"acl|load", 2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdAclLoad,
+     "Reloads the rules from the configured ACL file.", "server", "6.0.0", {}, nullptr,
+     "Users that remain keep their connections; removed users' connections close."},
+    {"acl|log", -2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdAclLog,
+     "Lists recent security events generated due to ACL rules.", "server", "6.0.0"},
+    {"acl|save", 2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdAclSave,
+     "Saves the effective ACL rules in the configured ACL file.", "server", "6.0.0"},
+    {"acl|setuser", -3, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdAclSetUser,
+     "Creates and modifies an ACL user and its rules.", "server", "6.0.0", {}, nullptr,
+     "Per gateway (not shared through NATS); selectors are refused; rules naming commands the "
+     "gateway lacks are kept and match nothing."},
+    {"acl|users", 2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdAclUsers,
+     "Lists all ACL users.", "server", "6.0.0"},
+    {"acl|whoami", 2, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdAclWhoami,
+     "Returns the authenticated username of the current connection.", "server", "6.0.0"},
+};
+
 constexpr CommandSpec kConfigSubcommands[] = {
     {"config|get", -3, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdConfigGet,
      "Returns the effective values of configuration parameters.", "server", "2.0.0", {}, nullptr,
@@ -57,6 +91,7 @@ constexpr CommandSpec kConfigSubcommands[] = {
     {"config|set", -4, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0, CmdConfigSet,
      "Sets configuration parameters in-flight.", "server", "2.0.0", {}, nullptr,
      "Settable: requirepass, proto-max-bulk-len, maxclients, client-output-buffer-limit, "
+     "client-query-buffer-limit, timeout, "
      "notify-keyspace-events. notify-keyspace-events is shared by every gateway through the "
      "<bucket>-config KV bucket; the others are per gateway."},
     {"config|resetstat", 2, F::kLocal | F::kAdmin | F::kLoading | F::kStale, 0, 0, 0,
@@ -157,10 +192,10 @@ constexpr CommandSpec kCommands[] = {
      "Resets the connection.", "connection", "6.2.0"},
     {"hello", -1, F::kLocal | F::kNoAuth | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdHello,
      "Handshakes with the Redis server.", "connection", "6.0.0", {}, nullptr,
-     "One user, 'default', whose password is --requirepass."},
+     "Users come from --requirepass and --aclfile (see ACL)."},
     {"auth", -2, F::kLocal | F::kNoAuth | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdAuth,
      "Authenticates the connection.", "connection", "1.0.0", {}, nullptr,
-     "One user, 'default', whose password is --requirepass (no ACL file yet)."},
+     "Users come from --requirepass and --aclfile (see ACL)."},
     {"select", 2, F::kLocal | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdSelect,
      "Changes the selected database.", "connection", "1.0.0"},
     {"client", -2, F::kLocal, 0, 0, 0, ContainerHandler, "A container for client connection commands.",
@@ -172,6 +207,8 @@ constexpr CommandSpec kCommands[] = {
      "nats_* fields to stats; keyspace lists databases whose bucket follower runs."},
     {"config", -2, F::kLocal, 0, 0, 0, ContainerHandler, "A container for server configuration commands.",
      "server", "2.0.0", kConfigSubcommands},
+    {"acl", -2, F::kLocal, 0, 0, 0, ContainerHandler, "A container for Access List Control commands.",
+     "server", "6.0.0", kAclSubcommands},
     {"command", -1, F::kLocal | F::kLoading | F::kStale, 0, 0, 0, CmdCommand,
      "Returns detailed information about all commands.", "server", "2.8.13", kCommandSubcommands},
     {"time", 1, F::kLocal | F::kFast | F::kLoading | F::kStale, 0, 0, 0, CmdTime,

@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "gateway/config.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
+
+#include <unistd.h>
 
 #include "gateway/errors.h"
 #include "gateway/keyspace_events.h"
+#include "gateway/tls.h"
 
 namespace gateway {
 namespace {
@@ -123,12 +129,31 @@ std::string Invalid(std::string_view name, std::string_view value, std::string_v
          std::string(name) + "' - " + std::string(why);
 }
 
+// What CONFIG GET shows of a secret: nothing but whether it is set.
+std::string RedactedSecret(const std::string& secret) {
+  return secret.empty() ? std::string() : std::string("<redacted>");
+}
+
 const std::vector<Param>& Params() {
   static const std::vector<Param>* params = new std::vector<Param>{
       {"bind", [](const Config& c) { return c.bind; }, nullptr},
-      {"port", [](const Config& c) { return std::to_string(c.port); }, nullptr},
+      // A disabled listener reads 0, as in Redis.
+      {"port", [](const Config& c) { return std::to_string(std::max(c.port, 0)); }, nullptr},
+      // TLS (fixed at start-up: CONFIG SET cannot reload certificates here). Paths only, never
+      // file contents.
+      {"tls-port", [](const Config& c) { return std::to_string(std::max(c.tls_port, 0)); },
+       nullptr},
+      {"tls-cert-file", [](const Config& c) { return c.tls_cert_file; }, nullptr},
+      {"tls-key-file", [](const Config& c) { return c.tls_key_file; }, nullptr},
+      {"tls-ca-cert-file", [](const Config& c) { return c.tls_ca_cert_file; }, nullptr},
+      {"tls-ca-cert-dir", [](const Config& c) { return c.tls_ca_cert_dir; }, nullptr},
+      {"tls-auth-clients", [](const Config& c) { return c.tls_auth_clients; }, nullptr},
+      {"tls-protocols", [](const Config& c) { return c.tls_protocols; }, nullptr},
+      {"tls-ciphers", [](const Config& c) { return c.tls_ciphers; }, nullptr},
+      {"tls-ciphersuites", [](const Config& c) { return c.tls_ciphersuites; }, nullptr},
       {"databases", [](const Config& c) { return std::to_string(c.databases); }, nullptr},
-      {"requirepass", [](const Config& c) { return c.requirepass; },
+      // A secret: CONFIG GET never shows it, only whether one is set.
+      {"requirepass", [](const Config& c) { return RedactedSecret(c.requirepass); },
        [](Config* c, std::string_view v) {
          c->requirepass = std::string(v);
          return std::string();
@@ -150,6 +175,26 @@ const std::vector<Param>& Params() {
          return std::string();
        }},
       {"client-output-buffer-limit", FormatOutputLimits, SetOutputLimits},
+      {"client-query-buffer-limit",
+       [](const Config& c) { return std::to_string(c.query_buffer_limit); },
+       [](Config* c, std::string_view v) {
+         auto n = ParseMemory(v);
+         if (!n || *n < 1024 * 1024) {
+           return Invalid("client-query-buffer-limit", v, "argument must be a memory value");
+         }
+         c->query_buffer_limit = *n;
+         return std::string();
+       }},
+      {"timeout", [](const Config& c) { return std::to_string(c.timeout_seconds); },
+       [](Config* c, std::string_view v) {
+         auto n = ParseInt64(v);
+         if (!n || *n < 0 || *n > 2147483647) {
+           return Invalid("timeout", v, "argument must be a number");
+         }
+         c->timeout_seconds = *n;
+         return std::string();
+       }},
+      {"aclfile", [](const Config& c) { return c.aclfile; }, nullptr},
       // Fixed at start-up (--read-cache): the cache wraps the backend before any client.
       {"read-cache", [](const Config& c) { return std::to_string(c.read_cache_bytes); }, nullptr},
       // Shared by every gateway: CONFIG SET validates it here, on its copy of the
@@ -165,7 +210,6 @@ const std::vector<Param>& Params() {
       // Fixed facts clients and test suites ask for.
       {"save", [](const Config&) { return std::string(); }, nullptr},
       {"appendonly", [](const Config&) { return std::string("no"); }, nullptr},
-      {"timeout", [](const Config&) { return std::string("0"); }, nullptr},
       {"maxmemory", [](const Config&) { return std::string("0"); }, nullptr},
       {"maxmemory-policy", [](const Config&) { return std::string("noeviction"); }, nullptr},
       {"cluster-enabled", [](const Config&) { return std::string("no"); }, nullptr},
@@ -176,6 +220,12 @@ const std::vector<Param>& Params() {
        nullptr},
       {"nats-client", [](const Config& c) { return c.nats_client; }, nullptr},
       {"pubsub-prefix", [](const Config& c) { return c.pubsub_prefix; }, nullptr},
+      {"nats-tls-ca", [](const Config& c) { return c.nats_tls_ca; }, nullptr},
+      {"nats-tls-cert", [](const Config& c) { return c.nats_tls_cert; }, nullptr},
+      {"nats-tls-key", [](const Config& c) { return c.nats_tls_key; }, nullptr},
+      // Paths of NATS credential files (their contents are secrets and never shown).
+      {"nats-nkey", [](const Config& c) { return c.nats_nkey_file; }, nullptr},
+      {"nats-creds", [](const Config& c) { return c.nats_creds_file; }, nullptr},
   };
   return *params;
 }
@@ -245,6 +295,43 @@ bool GlobMatchImpl(const char* p, const char* pend, const char* s, const char* s
   return s == send;
 }
 
+// The TLS flags that only make sense together, and files that must be readable (their
+// contents are checked when the TLS contexts are built, at start-up).
+std::string CheckTlsFlags(const Config& c) {
+  if (c.port < 0 && c.tls_port < 0) {
+    return "--port off needs --tls-port: the gateway would not listen at all";
+  }
+  auto readable = [](const char* flag, const std::string& path) -> std::string {
+    if (path.empty() || access(path.c_str(), R_OK) == 0) return {};
+    return std::string("cannot read ") + flag + " " + path + ": " + std::strerror(errno);
+  };
+  std::string err;
+  if (c.tls_port >= 0) {
+    if (c.tls_cert_file.empty() || c.tls_key_file.empty()) {
+      return "--tls-port needs --tls-cert-file and --tls-key-file";
+    }
+    if (c.tls_auth_clients != "no" && c.tls_ca_cert_file.empty() && c.tls_ca_cert_dir.empty()) {
+      return "--tls-auth-clients " + c.tls_auth_clients +
+             " needs --tls-ca-cert-file or --tls-ca-cert-dir to verify client certificates";
+    }
+    for (auto [flag, path] : {std::pair{"--tls-cert-file", &c.tls_cert_file},
+                              std::pair{"--tls-key-file", &c.tls_key_file},
+                              std::pair{"--tls-ca-cert-file", &c.tls_ca_cert_file},
+                              std::pair{"--tls-ca-cert-dir", &c.tls_ca_cert_dir}}) {
+      if (err.empty()) err = readable(flag, *path);
+    }
+  }
+  if (c.nats_tls_cert.empty() != c.nats_tls_key.empty()) {
+    return "--nats-tls-cert and --nats-tls-key go together";
+  }
+  for (auto [flag, path] : {std::pair{"--nats-tls-ca", &c.nats_tls_ca},
+                            std::pair{"--nats-tls-cert", &c.nats_tls_cert},
+                            std::pair{"--nats-tls-key", &c.nats_tls_key}}) {
+    if (err.empty()) err = readable(flag, *path);
+  }
+  return err;
+}
+
 }  // namespace
 
 std::optional<int64_t> ParseInt64(std::string_view text) {
@@ -300,14 +387,38 @@ std::string ConfigSet(Config* config, std::string_view name, std::string_view va
 std::string FlagsUsage() {
   return "Usage: redis-nats-gateway [options]\n"
          "  --bind ADDR               listen address (default 127.0.0.1)\n"
-         "  --port N                  listen port (default 6379; 0 = any free port)\n"
+         "  --port N|any|off          listen port (default 6379; 0 or any = a free port;\n"
+         "                            off = no plain-text listener, TLS only)\n"
          "  --port-file PATH          write the bound port here once listening\n"
+         "  --tls-port N|any|off      TLS listener, besides --port (default off; 0 = off as\n"
+         "                            in Redis; any = a free port)\n"
+         "  --tls-port-file PATH      write the bound TLS port here once listening\n"
+         "  --tls-cert-file PATH      server certificate chain (PEM)\n"
+         "  --tls-key-file PATH       its private key (PEM)\n"
+         "  --tls-ca-cert-file PATH   CA certificates that sign client certificates\n"
+         "  --tls-ca-cert-dir DIR     or a hashed directory of them\n"
+         "  --tls-auth-clients yes|optional|no\n"
+         "                            require (default), accept or ignore client certificates\n"
+         "  --tls-protocols 'TLSv1.2 TLSv1.3'  allowed versions (default TLSv1.2 and later)\n"
+         "  --tls-ciphers LIST, --tls-ciphersuites LIST  TLSv1.2 ciphers, TLSv1.3 suites\n"
          "  --nats URL[,URL...]       use these NATS servers instead of an embedded one\n"
          "  --nats-client wire|natsc  NATS client: loop-native (default) or nats.c\n"
+         "  --nats-tls-ca PATH        TLS to NATS, trusting these CAs (a tls:// URL also\n"
+         "                            turns TLS on, with the system's CAs)\n"
+         "  --nats-tls-cert PATH, --nats-tls-key PATH  client certificate for NATS\n"
+         "  --nats-nkey FILE          authenticate to NATS with this user nkey seed (SU...)\n"
+         "  --nats-creds FILE         authenticate to NATS with this .creds file (user JWT and\n"
+         "                            seed); user:password@ or token@ go in the --nats URL\n"
          "  --nats-server-bin PATH    nats-server binary for the embedded mode (default: PATH)\n"
          "  --data-dir DIR            embedded nats-server store (default ./data)\n"
          "  --bucket NAME             KV bucket of database 0 (default redis; db N: NAME-N)\n"
-         "  --requirepass PASS        require AUTH with this password\n"
+         "  --requirepass PASS        require AUTH with this password (user 'default')\n"
+         "  --aclfile PATH            users, passwords and permissions, in Redis's ACL file\n"
+         "                            format (ACL LOAD rereads it, ACL SAVE writes it)\n"
+         "  --timeout SECONDS         close clients idle this long (default 0 = never)\n"
+         "  --client-query-buffer-limit SIZE\n"
+         "                            close a client whose unparsed input exceeds this\n"
+         "                            (default 1gb)\n"
          "  --replicas N              replicas of buckets the gateway creates (default 1)\n"
          "  --databases N             number of databases (default 16)\n"
          "  --proto-max-bulk-len N    largest bulk argument (default 512mb)\n"
@@ -356,11 +467,56 @@ std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) 
     if (flag == "--bind") {
       config->bind = std::string(value);
     } else if (flag == "--port") {
-      auto v = integer(0, 65535);
+      // 0 keeps its meaning here (a free port); "off" is Redis's `port 0`.
+      auto v = value == "off" ? std::optional<int64_t>(-1)
+                              : value == "any" ? std::optional<int64_t>(0) : integer(0, 65535);
       if (!v) return bad();
       config->port = static_cast<int>(*v);
+    } else if (flag == "--tls-port") {
+      // 0 is off, as Redis's tls-port 0; "any" asks for a free port.
+      std::optional<int64_t> v;
+      if (value == "off") {
+        v = -1;
+      } else if (value == "any") {
+        v = 0;
+      } else if ((v = integer(0, 65535)) && *v == 0) {
+        v = -1;
+      }
+      if (!v) return bad();
+      config->tls_port = static_cast<int>(*v);
+    } else if (flag == "--tls-port-file") {
+      config->tls_port_file = std::string(value);
+    } else if (flag == "--tls-cert-file") {
+      config->tls_cert_file = std::string(value);
+    } else if (flag == "--tls-key-file") {
+      config->tls_key_file = std::string(value);
+    } else if (flag == "--tls-ca-cert-file") {
+      config->tls_ca_cert_file = std::string(value);
+    } else if (flag == "--tls-ca-cert-dir") {
+      config->tls_ca_cert_dir = std::string(value);
+    } else if (flag == "--tls-auth-clients") {
+      if (value != "yes" && value != "optional" && value != "no") return bad();
+      config->tls_auth_clients = std::string(value);
+    } else if (flag == "--tls-protocols") {
+      std::string why = ValidateTlsProtocols(value);
+      if (!why.empty()) return bad() + ": " + why;
+      config->tls_protocols = std::string(value);
+    } else if (flag == "--tls-ciphers") {
+      config->tls_ciphers = std::string(value);
+    } else if (flag == "--tls-ciphersuites") {
+      config->tls_ciphersuites = std::string(value);
+    } else if (flag == "--nats-tls-ca") {
+      config->nats_tls_ca = std::string(value);
+    } else if (flag == "--nats-tls-cert") {
+      config->nats_tls_cert = std::string(value);
+    } else if (flag == "--nats-tls-key") {
+      config->nats_tls_key = std::string(value);
     } else if (flag == "--port-file") {
       config->port_file = std::string(value);
+    } else if (flag == "--nats-nkey") {
+      config->nats_nkey_file = std::string(value);
+    } else if (flag == "--nats-creds") {
+      config->nats_creds_file = std::string(value);
     } else if (flag == "--nats") {
       config->nats_urls = SplitComma(value);
       if (config->nats_urls.empty()) return bad();
@@ -379,6 +535,16 @@ std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) 
       }
     } else if (flag == "--requirepass") {
       config->requirepass = std::string(value);
+    } else if (flag == "--aclfile") {
+      config->aclfile = std::string(value);
+    } else if (flag == "--timeout") {
+      auto v = integer(0, 2147483647);
+      if (!v) return bad();
+      config->timeout_seconds = *v;
+    } else if (flag == "--client-query-buffer-limit") {
+      auto v = ParseMemory(value);
+      if (!v || *v < 1024 * 1024) return bad();
+      config->query_buffer_limit = *v;
     } else if (flag == "--replicas") {
       auto v = integer(1, 5);
       if (!v) return bad();
@@ -433,7 +599,15 @@ std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) 
       return "unknown option " + std::string(flag);
     }
   }
-  return {};
+  if (!config->nats_nkey_file.empty() && !config->nats_creds_file.empty()) {
+    return "--nats-nkey and --nats-creds exclude each other";
+  }
+  if ((!config->nats_nkey_file.empty() || !config->nats_creds_file.empty()) &&
+      config->nats_urls.empty()) {
+    return "--nats-nkey and --nats-creds need --nats (the embedded nats-server has no "
+           "authentication)";
+  }
+  return CheckTlsFlags(*config);
 }
 
 }  // namespace gateway

@@ -27,14 +27,32 @@ struct OutputBufferLimit {
 
 struct Config {
   std::string bind = "127.0.0.1";
-  int port = 6379;                 // 0 = ephemeral; see port_file
+  int port = 6379;                 // 0 = ephemeral; see port_file; -1 = no plain listener
   std::string port_file;           // written with the bound port once listening
+  // TLS listener for Redis clients (gateway/tls.h), with Redis's tls-* names. tls_port: -1 =
+  // off (the default), 0 = a free port (written to tls_port_file).
+  int tls_port = -1;
+  std::string tls_port_file;
+  std::string tls_cert_file, tls_key_file, tls_ca_cert_file, tls_ca_cert_dir;
+  std::string tls_auth_clients = "yes";  // yes | optional | no
+  std::string tls_protocols;             // empty = TLSv1.2 and later
+  std::string tls_ciphers, tls_ciphersuites;
+  // TLS towards NATS: implied by a tls:// URL or by any of these files; also used when the
+  // server requires it. CA empty = the system's trust store.
+  std::string nats_tls_ca, nats_tls_cert, nats_tls_key;
+  // Identity towards NATS besides the URLs' user:password@ or token@ (kvmap/nats_auth.h): a
+  // user nkey seed file, or a .creds file (user JWT + seed). Paths only: the files are read
+  // at start-up and on each reconnect, and their contents are never logged or reported.
+  std::string nats_nkey_file, nats_creds_file;
   std::vector<std::string> nats_urls;  // empty = start an embedded nats-server
   std::string nats_client = "wire";    // "wire" (loop-native, default) or "natsc" (nats.c)
   std::string nats_server_bin;     // embedded mode: binary (PATH lookup when empty)
   std::string data_dir = "./data";
   std::string bucket = "redis";    // database 0; database N is "<bucket>-N"
   std::string requirepass;
+  std::string aclfile;             // --aclfile: users file in Redis's ACL format (empty = none)
+  int64_t timeout_seconds = 0;     // close clients idle this long (0 = never), as Redis's timeout
+  int64_t query_buffer_limit = 1ll << 30;  // client-query-buffer-limit
   int replicas = 1;
   int databases = 16;
   int64_t proto_max_bulk_len = 512ll * 1024 * 1024;

@@ -2,10 +2,13 @@
 //
 // redis-nats-gateway: a Redis-protocol server whose data lives in NATS JetStream KV.
 // Start-up order: flags, embedded nats-server (unless --nats), backend connection, listener.
-// SIGINT/SIGTERM stop the listener and the connections, then the backend, then the child.
+// SIGINT/SIGTERM stop the listener and reading, answer the calls in flight, then stop the
+// backend, then the child (BeginGracefulShutdown).
 #include <signal.h>
+#include <sys/wait.h>
 #include <uv.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -17,6 +20,7 @@
 #include "gateway/nats_wire_backend.h"
 #include "gateway/server.h"
 #include "gateway/server_context.h"
+#include "kvmap/nats_auth.h"
 #include "kvmap/nats_kv_backend.h"
 #include "kvmap/read_cache.h"
 #include "kvmap/string_ops.h"
@@ -31,10 +35,19 @@ struct App {
   gateway::EmbeddedNats* embedded = nullptr;
   uv_signal_t sigint, sigterm, sigchld;
   uv_timer_t housekeeping;
+  uv_timer_t drain_timer;
+  bool is_draining = false;
+  bool is_shut_down = false;
+  uint64_t drain_deadline_ms = 0;
+  int64_t drain_grace_ms = 0;
   int exit_code = 0;
 };
 
 void Shutdown(App* app) {
+  if (app->is_shut_down) return;
+  app->is_shut_down = true;
+  uv_timer_stop(&app->drain_timer);
+  uv_close(reinterpret_cast<uv_handle_t*>(&app->drain_timer), nullptr);
   app->server->Stop();
   uv_signal_stop(&app->sigint);
   uv_signal_stop(&app->sigterm);
@@ -46,6 +59,34 @@ void Shutdown(App* app) {
   uv_close(reinterpret_cast<uv_handle_t*>(&app->housekeeping), nullptr);
   if (app->wire != nullptr) app->wire->Stop();
   app->executor->Close();
+}
+
+// SIGTERM/SIGINT: stop accepting and reading, answer the calls already read (each ends within
+// --nats-timeout-ms), then shut down. A second signal, or the grace period running out, shuts
+// down at once.
+void BeginGracefulShutdown(App* app) {
+  if (app->is_draining) {
+    std::fprintf(stderr, "second signal: shutting down now\n");
+    Shutdown(app);
+    return;
+  }
+  app->is_draining = true;
+  app->server->BeginDrain();
+  app->drain_deadline_ms = uv_now(app->loop) + static_cast<uint64_t>(app->drain_grace_ms);
+  uv_timer_start(
+      &app->drain_timer,
+      [](uv_timer_t* t) {
+        auto* a = static_cast<App*>(t->data);
+        size_t open = a->server->DrainStep();
+        if (open == 0) {
+          Shutdown(a);
+        } else if (uv_now(a->loop) >= a->drain_deadline_ms) {
+          std::fprintf(stderr, "shutdown: %zu connections still had calls after %lld ms; "
+                               "closing them\n", open, static_cast<long long>(a->drain_grace_ms));
+          Shutdown(a);
+        }
+      },
+      0, 10);
 }
 
 }  // namespace
@@ -73,6 +114,18 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // Credential files that cannot be used are a start-up error, never retried in the
+  // background. The messages name the file and the problem, never a secret.
+  const kvmap::NatsAuthFiles nats_auth_files{config.nats_nkey_file, config.nats_creds_file};
+  {
+    kvmap::NatsUserAuth probe;
+    std::string auth_err = kvmap::LoadNatsUserAuth(nats_auth_files, &probe);
+    if (!auth_err.empty()) {
+      std::fprintf(stderr, "redis-nats-gateway: %s\n", auth_err.c_str());
+      return 1;
+    }
+  }
+
   kvmap::SetMaxBulkLen(config.proto_max_bulk_len);
   gateway::EmbeddedNats embedded;
   if (config.nats_urls.empty()) {
@@ -88,6 +141,10 @@ int main(int argc, char** argv) {
 
   uv_loop_t* loop = uv_default_loop();
   gateway::LoopExecutor executor(loop);
+  // Destroyed after the backend on every return path: stops nats.c's threads before exit().
+  struct NatsLibraryCloser {
+    ~NatsLibraryCloser() { kvmap::NatsKvBackend::CloseLibrary(2000); }
+  } nats_library_closer;
   std::unique_ptr<kvmap::KvBackend> backend;
   gateway::NatsWireBackend* wire = nullptr;
   kvmap::NatsKvBackend* natsc = nullptr;
@@ -98,6 +155,10 @@ int main(int argc, char** argv) {
     options.servers = config.nats_urls;
     options.op_timeout_ms = config.nats_timeout_ms;
     options.replicas = config.replicas;
+    options.auth_files = nats_auth_files;
+    options.tls_ca_file = config.nats_tls_ca;
+    options.tls_cert_file = config.nats_tls_cert;
+    options.tls_key_file = config.nats_tls_key;
     auto b = std::make_unique<kvmap::NatsKvBackend>(&executor, options);
     natsc = b.get();
     backend = std::move(b);
@@ -109,14 +170,31 @@ int main(int argc, char** argv) {
     options.marker_grace_ms = config.marker_grace_ms;
     options.op_timeout_ms = config.nats_timeout_ms;
     options.replicas = config.replicas;
+    options.auth_files = nats_auth_files;
+    options.tls.ca_file = config.nats_tls_ca;
+    options.tls.cert_file = config.nats_tls_cert;
+    options.tls.key_file = config.nats_tls_key;
     auto b = std::make_unique<gateway::NatsWireBackend>(loop, &executor, options);
     wire = b.get();
     backend = std::move(b);
     wire->Start();
     // Run the loop until the first connection is up (the backend's timer wakes it).
     uint64_t deadline = uv_now(loop) + static_cast<uint64_t>(connect_wait_ms);
-    while (!wire->is_connected() && uv_now(loop) < deadline) uv_run(loop, UV_RUN_ONCE);
+    while (!wire->is_connected() && wire->auth_error().empty() && uv_now(loop) < deadline) {
+      uv_run(loop, UV_RUN_ONCE);
+    }
     is_connected = wire->is_connected();
+  }
+  // Refused credentials will not start working by retrying: fail now, naming the cause.
+  std::string nats_auth_error = wire != nullptr ? wire->auth_error() : natsc->auth_error();
+  if (!is_connected && !nats_auth_error.empty()) {
+    std::fprintf(stderr,
+                 "redis-nats-gateway: cannot authenticate to NATS: %s (check the user:password@ "
+                 "or token@ of --nats, --nats-nkey or --nats-creds)\n",
+                 nats_auth_error.c_str());
+    backend.reset();
+    uv_run(loop, UV_RUN_NOWAIT);  // lets the closed sockets' close callbacks free them
+    return 1;
   }
   if (is_connected) {
     // Database 0's bucket now, so that a misconfigured server shows at start-up.
@@ -190,6 +268,15 @@ int main(int argc, char** argv) {
   // Keyspace notifications: the shared notify-keyspace-events setting and the change observer
   // (needs the timer above to retry while NATS is unreachable).
   context.keyspace_notifier().Start();
+  if (!config.aclfile.empty()) {
+    std::string acl_err = context.acl().LoadFile(config.aclfile);
+    if (!acl_err.empty()) {
+      std::fprintf(stderr, "redis-nats-gateway: %s\n", acl_err.c_str());
+      read_cache.reset();
+      backend.reset();
+      return 1;
+    }
+  }
 
   gateway::Server server(loop, &context);
   std::string listen_err = server.Listen();
@@ -211,10 +298,14 @@ int main(int argc, char** argv) {
   uv_signal_init(loop, &app.sigterm);
   uv_signal_init(loop, &app.sigchld);
   app.sigint.data = app.sigterm.data = app.sigchld.data = &app;
+  uv_timer_init(loop, &app.drain_timer);
+  app.drain_timer.data = &app;
+  app.drain_grace_ms = config.nats_timeout_ms + 1000;
   auto on_stop = [](uv_signal_t* h, int signum) {
     auto* a = static_cast<App*>(h->data);
-    std::fprintf(stderr, "received signal %d, shutting down\n", signum);
-    Shutdown(a);
+    std::fprintf(stderr, "received signal %d, shutting down: answering the calls in flight\n",
+                 signum);
+    BeginGracefulShutdown(a);
   };
   uv_signal_start(&app.sigint, on_stop, SIGINT);
   uv_signal_start(&app.sigterm, on_stop, SIGTERM);
@@ -225,8 +316,13 @@ int main(int argc, char** argv) {
         int status = 0;
         if (a->embedded->pid() > 0 && a->embedded->HasExited(&status)) {
           // Never half-alive: without its store the gateway cannot serve, so it exits.
-          std::fprintf(stderr, "redis-nats-gateway: embedded nats-server exited (status %d); "
-                               "exiting\n", status);
+          std::string how = WIFSIGNALED(status)
+                                ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                                : "exited with status " + std::to_string(WEXITSTATUS(status));
+          std::fprintf(stderr,
+                       "redis-nats-gateway: embedded nats-server exited: it %s; exiting, as "
+                       "the gateway cannot serve without it\n",
+                       how.c_str());
           a->exit_code = 1;
           Shutdown(a);
         }
@@ -237,12 +333,20 @@ int main(int argc, char** argv) {
   // Flushes deferred replies even if a completion batch ended without the after-batch hook.
   uv_timer_start(
       &app.housekeeping,
-      [](uv_timer_t* t) { static_cast<gateway::ServerContext*>(t->data)->FlushScheduled(); },
+      [](uv_timer_t* t) {
+        auto* context = static_cast<gateway::ServerContext*>(t->data);
+        context->FlushScheduled();
+        // Idle clients (--timeout) are looked for once a second, as Redis's clientsCron
+        // does over its clients.
+        static int ticks = 0;
+        if (++ticks % 10 == 0) context->CloseIdleClients(std::chrono::steady_clock::now());
+      },
       100, 100);
 
-  std::fprintf(stderr, "redis-nats-gateway listening on %s:%d (bucket %s). Ready to accept "
-                       "connections\n", config.bind.c_str(), server.bound_port(),
-               config.bucket.c_str());
+  std::string where = config.bind + ":" + std::to_string(server.bound_port());
+  if (server.bound_port() == 0) where = config.bind + " (TLS only)";
+  std::fprintf(stderr, "redis-nats-gateway listening on %s (bucket %s). Ready to accept "
+                       "connections\n", where.c_str(), config.bucket.c_str());
   uv_run(loop, UV_RUN_DEFAULT);
 
   read_cache.reset();  // wraps the backend: goes first

@@ -17,6 +17,16 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kFlushThreshold = 256 * 1024;
 constexpr int64_t kTickMs = 50;
 
+// True when the INFO JSON has "field":true (at any level; INFO is flat).
+bool InfoFlag(std::string_view json, std::string_view field) {
+  std::string key = "\"" + std::string(field) + "\"";
+  size_t at = json.find(key);
+  if (at == std::string_view::npos) return false;
+  size_t p = at + key.size();
+  while (p < json.size() && (json[p] == ' ' || json[p] == ':')) ++p;
+  return json.substr(p, 4) == "true";
+}
+
 std::string RandomToken(size_t n) {
   static const char kAlphabet[] =
       "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -50,19 +60,17 @@ NatsWireBackend::NatsWireBackend(uv_loop_t* loop, kvmap::Executor* executor,
     : loop_(loop), executor_(executor), options_(std::move(options)) {
   for (const std::string& raw : options_.servers) {
     ServerUrl u;
-    std::string_view s = raw;
-    if (s.substr(0, 7) == "nats://") s.remove_prefix(7);
-    size_t at = s.rfind('@');
-    if (at != std::string_view::npos) {
-      std::string_view cred = s.substr(0, at);
-      size_t colon = cred.find(':');
-      if (colon == std::string_view::npos) {
-        u.token = std::string(cred);
-      } else {
-        u.user = std::string(cred.substr(0, colon));
-        u.pass = std::string(cred.substr(colon + 1));
-      }
-      s.remove_prefix(at + 1);
+    std::string without_credentials;
+    kvmap::NatsUrlCredentials creds = kvmap::SplitUrlCredentials(raw, &without_credentials);
+    u.user = std::move(creds.user);
+    u.pass = std::move(creds.pass);
+    u.token = std::move(creds.token);
+    std::string_view s = without_credentials;
+    if (s.substr(0, 7) == "nats://") {
+      s.remove_prefix(7);
+    } else if (s.substr(0, 6) == "tls://") {
+      s.remove_prefix(6);
+      u.is_tls = true;
     }
     size_t colon = s.rfind(':');
     if (colon != std::string_view::npos) {
@@ -71,8 +79,9 @@ NatsWireBackend::NatsWireBackend(uv_loop_t* loop, kvmap::Executor* executor,
     } else {
       u.host = std::string(s);
     }
+    u.tls_name = u.host.empty() ? std::string("localhost") : u.host;
     if (u.host.empty() || u.host == "localhost") u.host = "127.0.0.1";
-    u.display = "nats://" + u.host + ":" + std::to_string(u.port);
+    u.display = (u.is_tls ? "tls://" : "nats://") + u.host + ":" + std::to_string(u.port);
     urls_.push_back(std::move(u));
   }
   inbox_prefix_ = "_INBOX." + RandomToken(22) + ".";
@@ -124,6 +133,16 @@ void NatsWireBackend::Connect() {
   if (state_ == State::kStopped || urls_.empty()) return;
   const ServerUrl& url = urls_[next_url_ % urls_.size()];
   ++next_url_;
+  if (!options_.auth_files.empty()) {
+    // Read again on every attempt: a renewed creds file is used from the next connection on.
+    std::string err = kvmap::LoadNatsUserAuth(options_.auth_files, &auth_);
+    if (!err.empty()) {
+      auth_error_ = err;
+      std::fprintf(stderr, "nats: %s\n", err.c_str());
+      ScheduleReconnect();
+      return;
+    }
+  }
   sockaddr_storage addr{};
   if (uv_ip4_addr(url.host.c_str(), url.port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
       uv_ip6_addr(url.host.c_str(), url.port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
@@ -179,6 +198,7 @@ void NatsWireBackend::OnTcpConnected(int status) {
         NatsWireBackend* self = sock->backend;
         if (self == nullptr) return;
         // alloc grew in_ by a whole chunk (when it was called); keep only what arrived.
+        size_t base = self->read_base_;
         if (self->read_base_ != std::string::npos) {
           self->in_.resize(self->read_base_ + (nread > 0 ? static_cast<size_t>(nread) : 0));
           self->read_base_ = std::string::npos;
@@ -190,6 +210,12 @@ void NatsWireBackend::OnTcpConnected(int status) {
           return;
         }
         if (nread > 0) self->last_read_ms_ = static_cast<int64_t>(uv_now(self->loop_));
+        // Under TLS what arrived is ciphertext: in_ gets its plaintext instead.
+        if (nread > 0 && self->tls_ != nullptr && base != std::string::npos &&
+            !self->DecryptInput(base)) {
+          self->AfterBatch();
+          return;
+        }
         self->OnReadable(nullptr, static_cast<size_t>(nread));
       });
 }
@@ -203,6 +229,9 @@ void NatsWireBackend::Disconnect(const std::string& reason, bool is_stopping) {
   }
   // Unsent output belongs to the dead socket; it is failed below, never sent later.
   out_.clear();
+  tls_.reset();
+  tls_out_.clear();
+  tls_info_.clear();
   is_write_in_flight_ = false;
   in_.clear();
   in_pos_ = 0;
@@ -303,12 +332,27 @@ void NatsWireBackend::OnCheck(uv_check_t* handle) {
 }
 
 void NatsWireBackend::FlushOutput() {
-  if (out_.empty() || is_write_in_flight_ || socket_ == nullptr ||
+  if (is_write_in_flight_ || socket_ == nullptr ||
       (state_ != State::kConnected && state_ != State::kHandshake)) {
     return;
   }
+  // What goes on the wire: out_ itself, or under TLS its ciphertext (plaintext waits in out_
+  // until the handshake is done; handshake messages are in the session's output meanwhile).
+  std::string& wire = tls_ != nullptr ? tls_out_ : out_;
+  if (tls_ != nullptr) {
+    if (!out_.empty() && tls_->is_established()) {
+      if (!tls_->Write(out_)) {
+        Disconnect("TLS: " + tls_->error());
+        AfterBatch();
+        return;
+      }
+      out_.clear();
+    }
+    tls_->TakeOutput(&tls_out_);
+  }
+  if (wire.empty()) return;
   auto* stream = reinterpret_cast<uv_stream_t*>(&socket_->tcp);
-  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  uv_buf_t buf = uv_buf_init(wire.data(), static_cast<unsigned>(wire.size()));
   int n = uv_try_write(stream, &buf, 1);
   if (n < 0 && n != UV_EAGAIN) {
     Disconnect(std::string("write: ") + uv_strerror(n));
@@ -316,8 +360,8 @@ void NatsWireBackend::FlushOutput() {
     return;
   }
   size_t written = n > 0 ? static_cast<size_t>(n) : 0;
-  if (written == out_.size()) {
-    out_.clear();
+  if (written == wire.size()) {
+    wire.clear();
     RunBacklogWaiters();
     return;
   }
@@ -327,10 +371,10 @@ void NatsWireBackend::FlushOutput() {
     Socket* socket;
   };
   auto* req = new WriteReq;
-  req->data = out_.substr(written);
+  req->data = wire.substr(written);
   req->socket = socket_;
   req->req.data = req;
-  out_.clear();
+  wire.clear();
   is_write_in_flight_ = true;
   in_flight_bytes_ = req->data.size();
   uv_buf_t rest = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
@@ -359,6 +403,75 @@ void NatsWireBackend::FlushOutput() {
 
 // ---------------------------------------------------------------------------------------------
 // Input
+
+bool NatsWireBackend::StartTlsIfNeeded(std::string_view info) {
+  if (tls_ != nullptr) return false;  // already upgraded: CONNECT follows
+  const ServerUrl& url = urls_[(next_url_ + urls_.size() - 1) % urls_.size()];
+  bool is_required = InfoFlag(info, "tls_required");
+  bool is_offered = is_required || InfoFlag(info, "tls_available");
+  bool is_wanted =
+      url.is_tls || !options_.tls.ca_file.empty() || !options_.tls.cert_file.empty();
+  if (!is_wanted && !is_required) return false;
+  if (!is_offered) {
+    // Never fall back to plain text when TLS was asked for.
+    Disconnect(url.display + " does not offer TLS, and TLS was asked for (tls:// or --nats-tls-*)");
+    return true;
+  }
+  std::string error;
+  if (tls_context_ == nullptr) {
+    tls_context_ = TlsContext::CreateClient(options_.tls, &error);
+    if (tls_context_ == nullptr) {
+      Disconnect("TLS setup: " + error);
+      return true;
+    }
+  }
+  tls_ = TlsSession::Create(*tls_context_, url.tls_name, &error);
+  if (tls_ == nullptr) {
+    Disconnect("TLS: " + error);
+    return true;
+  }
+  tls_info_ = std::string(info);
+  if (tls_->StartHandshake() == TlsSession::Status::kError) {
+    Disconnect("TLS handshake with " + current_url_ + " failed: " + tls_->error());
+    return true;
+  }
+  FlushOutput();  // the ClientHello
+  return true;
+}
+
+bool NatsWireBackend::DecryptInput(size_t base) {
+  tls_->Feed(std::string_view(in_.data() + base, in_.size() - base));
+  in_.resize(base);
+  const bool was_established = tls_->is_established();
+  TlsSession::Status status = tls_->ReadAll(&in_);
+  if (status == TlsSession::Status::kError || status == TlsSession::Status::kClosed) {
+    std::string reason =
+        status == TlsSession::Status::kClosed ? std::string("server closed the TLS session")
+        : was_established ? "TLS session with " + current_url_ + " failed: " + tls_->error()
+                          : "TLS handshake with " + current_url_ + " failed: " + tls_->error();
+    out_.clear();   // the connection is lost: only the alert, if any, goes out
+    FlushOutput();  // it tells the server why
+    Disconnect(reason);
+    return false;
+  }
+  if (!was_established && tls_->is_established()) {
+    // Once per connection, but not once per failing attempt while reconnecting.
+    static int64_t last_log = -1;
+    int64_t now = static_cast<int64_t>(uv_now(loop_));
+    if (last_log < 0 || now - last_log >= 2000) {
+      last_log = now;
+      std::fprintf(stderr, "nats: TLS with %s (%s)\n", current_url_.c_str(),
+                   tls_->Description().c_str());
+    }
+    // Now answer the INFO that came before the handshake (CONNECT, the inbox SUB, PING).
+    kvmap::NatsOp info;
+    info.type = kvmap::NatsOpType::kInfo;
+    info.text = tls_info_;
+    HandleOp(info);
+  }
+  FlushOutput();  // handshake messages, or what HandleOp queued
+  return socket_ != nullptr;
+}
 
 void NatsWireBackend::OnReadable(const char*, size_t) {
   std::string error;
@@ -406,6 +519,7 @@ void NatsWireBackend::HandleOp(const kvmap::NatsOp& op) {
       if (state_ == State::kHandshake) {
         state_ = State::kConnected;
         backoff_ms_ = 0;
+        auth_error_.clear();
         ++connects_;
         next_ping_ms_ = static_cast<int64_t>(uv_now(loop_)) + options_.ping_interval_ms;
         std::fprintf(stderr, "nats: connected to %s\n", current_url_.c_str());
@@ -429,6 +543,7 @@ void NatsWireBackend::HandleOp(const kvmap::NatsOp& op) {
       break;
     case kvmap::NatsOpType::kInfo:
       if (state_ == State::kHandshake && !is_connect_sent_) {
+        if (StartTlsIfNeeded(op.text)) break;  // CONNECT goes once the handshake is done
         is_connect_sent_ = true;
         int64_t max_payload = kvmap::InfoMaxPayload(op.text);
         if (max_payload > 0) max_payload_ = max_payload;
@@ -438,6 +553,7 @@ void NatsWireBackend::HandleOp(const kvmap::NatsOp& op) {
         connect.user = url.user;
         connect.pass = url.pass;
         connect.token = url.token;
+        kvmap::AddUserAuthToConnect(auth_, kvmap::InfoNonce(op.text), &connect);
         // PUBLISH delivers to this gateway's own subscribers itself (DESIGN.md decision 8).
         connect.echo = false;
         kvmap::AppendConnect(&out_, connect);
@@ -451,7 +567,12 @@ void NatsWireBackend::HandleOp(const kvmap::NatsOp& op) {
       std::fprintf(stderr, "nats: server error: %s\n", text.c_str());
       // Most -ERR are followed by the server closing the connection; authorization errors
       // during the handshake are final for this attempt.
-      if (state_ == State::kHandshake) Disconnect("server refused the connection: " + text);
+      if (state_ == State::kHandshake) {
+        if (kvmap::IsNatsAuthError(text)) {
+          auth_error_ = "NATS server refused the credentials: " + text;
+        }
+        Disconnect("server refused the connection: " + text);
+      }
       break;
     }
     case kvmap::NatsOpType::kOk:
@@ -500,6 +621,10 @@ void NatsWireBackend::CompleteMessage(const kvmap::NatsOp& op) {
     }
     case OpKind::kGet: {
       kvmap::GetResult r;
+      if (p.is_leader_get && status == 0) {
+        p.get_cb(kvmap::ParseStreamMsgGet(op.payload));
+        return;
+      }
       if (status != 0) {
         r.status = status == 404 ? KvStatus::kNotFound : KvStatus::kInternal;
         r.detail = status == 503 ? "bucket stream not available" : std::string(description);
@@ -625,6 +750,18 @@ void NatsWireBackend::Get(std::string_view bucket, std::string_view key,
     PostFailure(std::move(p), KvStatus::kUnavailable, "not connected to NATS");
     return;
   }
+  if (auto leader = leader_read_buckets_.find(bucket); leader != leader_read_buckets_.end()) {
+    p.is_leader_get = true;
+    uint64_t token = Register(std::move(p));
+    std::string subject = "$KV.";
+    subject.append(bucket).push_back('.');
+    subject.append(key);
+    std::string reply = inbox_prefix_ + std::to_string(token);
+    kvmap::AppendPub(&out_, "$JS.API.STREAM.MSG.GET.KV_" + *leader, reply,
+                     kvmap::BuildLastBySubjectRequest(subject));
+    if (out_.size() >= kFlushThreshold) FlushOutput();
+    return;
+  }
   uint64_t token = Register(std::move(p));
   // PUB $JS.API.DIRECT.GET.KV_<b>.$KV.<b>.<key> <inbox><token> 0
   out_.append("PUB $JS.API.DIRECT.GET.KV_").append(bucket).append(".$KV.").append(bucket);
@@ -735,6 +872,11 @@ void NatsWireBackend::RunEnsure(const std::string& bucket) {
                }
                auto err = kvmap::ParseJsApiError(payload);
                if (!err) {
+                 if (kvmap::FindJsonUint(payload, "num_replicas").value_or(1) > 1) {
+                   leader_read_buckets_.insert(bucket);
+                 } else {
+                   leader_read_buckets_.erase(bucket);
+                 }
                  FinishEnsure(bucket, KvStatus::kOk, {},
                               kvmap::FindJsonUint(payload, "last_seq").value_or(0));
                  return;
@@ -757,6 +899,7 @@ void NatsWireBackend::RunEnsure(const std::string& bucket) {
                                            "create bucket: " + e->description);
                               return;
                             }
+                            if (options_.replicas > 1) leader_read_buckets_.insert(bucket);
                             std::fprintf(stderr,
                                          "nats: created bucket %s (stream KV_%s, replicas %d)\n",
                                          bucket.c_str(), bucket.c_str(), options_.replicas);

@@ -8,7 +8,10 @@
 // client"). NatsKvBackend (kvmap/, over nats.c) stays available with --nats-client natsc.
 //
 // The operations are the same as NatsKvBackend's: direct gets and PubAck'd publishes whose
-// replies arrive on one wildcard inbox subscription, matched to a pending table by token.
+// replies arrive on one wildcard inbox subscription, matched to a pending table by token. A
+// bucket whose stream has several replicas is read from its stream leader instead
+// ($JS.API.STREAM.MSG.GET), because a follower may answer a direct get without a write the
+// client has already seen acknowledged.
 // Publishes made during one loop iteration leave in one write, when the loop has finished
 // polling (a uv_check handle), so a pipeline costs one syscall, not one per command.
 //
@@ -35,7 +38,9 @@
 #include <vector>
 
 #include "gateway/bucket_follower.h"
+#include "gateway/tls.h"
 #include "kvmap/kv_backend.h"
+#include "kvmap/nats_auth.h"
 #include "kvmap/nats_kv_backend.h"  // NatsBackendStats
 #include "kvmap/nats_protocol.h"
 
@@ -50,6 +55,13 @@ struct NatsWireOptions {
   int replicas = 1;
   int64_t marker_grace_ms = 60000;   // delete markers are purged after this
   std::string client_name = "redis-nats-gateway";
+  // TLS (NATS upgrades after its plain-text INFO). Used for tls:// URLs, for every server when
+  // a CA or client certificate is given here, and whenever the server requires it. An empty
+  // CA means the system's trust store. The certificate must name the URL's host.
+  TlsClientOptions tls;
+  // --nats-nkey / --nats-creds: read again before every connection attempt, so a renewed
+  // creds file is picked up on reconnect (user:password and tokens come from the URLs).
+  kvmap::NatsAuthFiles auth_files;
 };
 
 class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
@@ -92,6 +104,10 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
 
   kvmap::NatsBackendStats stats() const;
   std::string connected_url() const { return is_connected() ? current_url_ : std::string(); }
+  // Why the last connection attempt was refused for its credentials (the server's -ERR, or a
+  // credentials file that cannot be used), or empty. Cleared by a successful connection; main
+  // uses it to fail start-up instead of retrying with credentials that cannot work.
+  const std::string& auth_error() const { return auth_error_; }
 
  private:
   enum class State : uint8_t { kIdle, kConnecting, kHandshake, kConnected, kStopped };
@@ -103,6 +119,7 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
     kvmap::WriteCallback write_cb;
     ApiCallback api_cb;
     std::string bucket;  // writes: to record the acknowledged sequence per bucket
+    bool is_leader_get = false;  // a get sent as $JS.API.STREAM.MSG.GET (JSON answer)
   };
   struct Socket;  // one TCP connection attempt (its handle is freed in its close callback)
   struct ServerUrl {
@@ -110,6 +127,8 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
     int port = 4222;
     std::string user, pass, token;
     std::string display;
+    bool is_tls = false;   // tls:// URL
+    std::string tls_name;  // the host as written: what the server certificate must name
   };
 
   // Connection life cycle.
@@ -122,6 +141,12 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
   // Output.
   void FlushOutput();
   static void OnCheck(uv_check_t* handle);
+  // TLS. On the server's INFO: starts the handshake when TLS is wanted or required and not
+  // yet on (true: INFO handled, CONNECT waits for the handshake; or the attempt failed).
+  bool StartTlsIfNeeded(std::string_view info);
+  // Decrypts the ciphertext read into in_[base, end) in place of itself; continues the
+  // handshake. False when the connection failed (disconnected).
+  bool DecryptInput(size_t base);
   // Input.
   void HandleOp(const kvmap::NatsOp& op);
   void CompleteMessage(const kvmap::NatsOp& op);
@@ -191,6 +216,8 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
   Socket* socket_ = nullptr;
   std::string current_url_;
   int64_t max_payload_ = 1024 * 1024;
+  kvmap::NatsUserAuth auth_;  // loaded from options_.auth_files by Connect()
+  std::string auth_error_;
 
   uv_timer_t timer_;
   uv_check_t check_;
@@ -203,7 +230,13 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
   int pings_outstanding_ = 0;
   bool is_connect_sent_ = false;
 
-  std::string out_;                  // not yet handed to libuv
+  std::string out_;                  // not yet handed to libuv (plaintext)
+  // TLS of the current connection: the context (built on first use), the session, the INFO
+  // that CONNECT answers once the handshake is done, and ciphertext not yet handed to libuv.
+  std::unique_ptr<TlsContext> tls_context_;
+  std::unique_ptr<TlsSession> tls_;
+  std::string tls_info_;
+  std::string tls_out_;
   bool is_write_in_flight_ = false;  // a uv_write is pending; new output waits in out_
   std::string in_;
   size_t in_pos_ = 0;
@@ -217,6 +250,9 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
   std::deque<std::pair<int64_t, uint64_t>> deadlines_;  // in issue order = deadline order
 
   std::set<std::string> ready_buckets_;
+  // Buckets whose stream has more than one replica: their gets go to the stream leader
+  // (kvmap::ParseStreamMsgGet explains why). Learnt from STREAM.INFO, or set when we create one.
+  std::set<std::string, std::less<>> leader_read_buckets_;
   std::map<std::string, std::vector<kvmap::BucketCallback>> ensuring_;
 
   std::map<std::string, std::unique_ptr<BucketFollower>, std::less<>> followers_;

@@ -30,7 +30,23 @@ ServerContext::ServerContext(Config* config, kvmap::KvBackend* backend)
   bucket_names_.reserve(static_cast<size_t>(n));
   for (int db = 0; db < n; ++db) bucket_names_.push_back(config_->BucketFor(db));
   pubsub_ = std::make_unique<PubSub>(this);
+  acl_.SetRequirePass(config_->requirepass);
   keyspace_notifier_ = std::make_unique<KeyspaceNotifier>(this);
+}
+
+int ServerContext::CloseIdleClients(std::chrono::steady_clock::time_point now) {
+  const int64_t timeout = config_->timeout_seconds;
+  if (timeout <= 0) return 0;
+  std::vector<Session*> idle;
+  for (const auto& [id, session] : sessions_) {
+    if (session->is_closing() || session->subscription_count() > 0 ||
+        session->queued_calls() > 0) {
+      continue;
+    }
+    if (now - session->last_active() > std::chrono::seconds(timeout)) idle.push_back(session);
+  }
+  for (Session* session : idle) session->CloseSoon();
+  return static_cast<int>(idle.size());
 }
 
 int ServerContext::DatabaseForBucket(std::string_view bucket) {

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/acl.h"
 #include "gateway/config.h"
 #include "gateway/keyspace_events.h"
 #include "gateway/pubsub.h"
@@ -74,6 +75,8 @@ class ServerContext {
 
   // Channel and pattern subscriptions (PUBLISH, SUBSCRIBE; DESIGN.md decision 8).
   PubSub& pubsub() { return *pubsub_; }
+  // Users and their permissions (--requirepass, --aclfile, ACL SETUSER).
+  AclStore& acl() { return acl_; }
   // Keyspace notifications and the shared notify-keyspace-events setting.
   KeyspaceNotifier& keyspace_notifier() { return *keyspace_notifier_; }
   // Runs fn(call) once the bucket of the call's database is known to exist (at once when it
@@ -103,6 +106,10 @@ class ServerContext {
   void AddSession(Session* session);
   void RemoveSession(Session* session);
   const std::map<uint64_t, Session*>& sessions() const { return sessions_; }
+  // Redis's `timeout`: closes the clients idle for longer than config().timeout_seconds at
+  // `now`, except subscribers and clients waiting for a reply (as Redis spares blocked
+  // clients). Returns how many were closed. Called about once a second.
+  int CloseIdleClients(std::chrono::steady_clock::time_point now);
 
   // Sessions with replies ready to send are flushed together after each batch of completions
   // (one write per session per batch, not one per reply). The owner sets the hook; the
@@ -140,6 +147,7 @@ class ServerContext {
   std::chrono::steady_clock::time_point started_at_;
   BackendInfo backend_info_;
   std::unique_ptr<PubSub> pubsub_;
+  AclStore acl_;
   std::unique_ptr<KeyspaceNotifier> keyspace_notifier_;
   TimerFn timer_;
   std::vector<std::function<void()>> waiting_timers_;

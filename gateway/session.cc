@@ -136,11 +136,10 @@ Session::Session(ServerContext* server, Transport* transport, uint64_t id, std::
       local_addr_(std::move(local_addr)),
       created_at_(std::chrono::steady_clock::now()),
       last_active_(created_at_) {
-  is_authenticated_ = server_->config().requirepass.empty();
   resp::ParserLimits parser_limits;
   parser_limits.max_bulk_len = static_cast<size_t>(server_->config().proto_max_bulk_len);
-  parser_limits.is_unauthenticated = !is_authenticated_;
   parser_.set_limits(parser_limits);
+  ResetUser();
   server_->AddSession(this);
 }
 
@@ -153,6 +152,51 @@ void Session::ApplyConfig() {
   resp::ParserLimits limits = parser_.limits();
   limits.max_bulk_len = static_cast<size_t>(server_->config().proto_max_bulk_len);
   parser_.set_limits(limits);
+}
+
+namespace {
+int64_t SecondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+}  // namespace
+
+// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
+std::string Session::ClientInfoLine() {
+  Session& s = *this;
+  std::string line;
+  line.reserve(256);
+  line += "id=" + std::to_string(s.id());
+  line += " addr=" + s.peer_addr();
+  line += " laddr=" + s.local_addr();
+  line += " fd=-1 name=" + s.name();
+  line += " age=" + std::to_string(SecondsSince(s.created_at()));
+  line += " idle=" + std::to_string(SecondsSince(s.last_active()));
+  line += s.subscription_count() > 0 ? " flags=P" : " flags=N";
+  line += " db=" + std::to_string(s.db());
+  line += " sub=" + std::to_string(s.subscribed_channels().size());
+  line += " psub=" + std::to_string(s.subscribed_patterns().size());
+  line += " ssub=0 multi=-1";
+  line += " qbuf=" + std::to_string(s.input_buffer_bytes());
+  line += " qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0";
+  line += " oll=" + std::to_string(s.queued_calls());
+  line += " omem=" + std::to_string(s.pending_output_bytes());
+  line += " tot-mem=0 events=r cmd=";
+  line += s.last_command().empty() ? std::string("NULL") : std::string(s.last_command());
+  line += " user=" + user_->name() + " redir=-1";
+  line += " resp=" + std::to_string(static_cast<int>(s.protocol()));
+  line += " lib-name=" + s.lib_name + " lib-ver=" + s.lib_ver;
+  return line;
+}
+
+void Session::AuthenticateAs(std::shared_ptr<AclUser> user) {
+  user_ = std::move(user);
+  set_authenticated(true);
+}
+
+void Session::ResetUser() {
+  user_ = server_->acl().default_user();
+  set_authenticated(user_->enabled() && user_->nopass());
 }
 
 void Session::set_authenticated(bool v) {
@@ -218,6 +262,16 @@ void Session::CommitInput(size_t n) {
     }
   } else {
     input_end_ += n;
+  }
+  // client-query-buffer-limit: unparsed input plus the request being assembled (Redis counts
+  // its query buffer and the arguments read so far).
+  size_t buffered = input_buffer_bytes() + parser_.buffered_bytes();
+  if (buffered > static_cast<size_t>(server_->config().query_buffer_limit)) {
+    std::fprintf(stderr, "closing client id=%llu addr=%s that reached the max query buffer "
+                         "length (%zu bytes)\n",
+                 static_cast<unsigned long long>(id_), peer_addr_.c_str(), buffered);
+    CloseSoon();
+    return;
   }
   Flush();
 }
@@ -311,6 +365,25 @@ void Session::Dispatch(resp::Request request) {
     stats.commands[std::string(spec->name)].rejected_calls++;
     RejectWith(std::move(request), errors::kNoAuth, false);
     return;
+  }
+  // Then the ACL (Redis's ACLCheckAllPerm); AUTH, HELLO, QUIT and RESET are always allowed.
+  if (!user_->unrestricted() && !spec->flags.has(CommandFlag::kNoAuth)) {
+    if (user_->removed()) {
+      // ACL DELUSER or ACL LOAD removed the user: Redis disconnects its clients.
+      RejectWith(std::move(request), "ERR the user of this connection was deleted", true);
+      return;
+    }
+    std::string object;
+    AclDenial denial = CheckAcl(*user_, *spec, request, &object);
+    if (denial != AclDenial::kNone) {
+      stats.commands[std::string(spec->name)].rejected_calls++;
+      static constexpr std::string_view kReasons[] = {"", "command", "key", "channel"};
+      server_->acl().Log(std::string(kReasons[static_cast<int>(denial)]),
+                         in_multi_ ? "multi" : "toplevel", object, user_->name(),
+                         ClientInfoLine());
+      RejectWith(std::move(request), NoPermError(denial, object), false);
+      return;
+    }
   }
   // Redis 7.0: a RESP2 client with subscriptions may only (un)subscribe, PING, QUIT or RESET.
   if (protocol_ == resp::Protocol::kResp2 && subscription_count() > 0 &&
@@ -564,6 +637,11 @@ bool Session::EnforceOutputLimit() {
 }
 
 void Session::OnOutputDrained() { Flush(); }
+
+void Session::CloseSoon() {
+  Close();
+  transport_->CloseNow();
+}
 
 void Session::UpdateReadState() {
   bool is_full = queue_.size() >= limits_.max_queued_calls ||

@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/acl.h"
 #include "gateway/command_table.h"
 #include "kvmap/kv_backend.h"
 #include "resp/reply_writer.h"
@@ -190,6 +191,9 @@ class Session {
   // Closes: drops every call (late completions are ignored), stops parsing.
   void Close();
   bool is_closing() const { return is_closing_; }
+  // Closes this session and its connection now, dropping pending output (another client's
+  // command did it: ACL DELUSER, the idle timeout).
+  void CloseSoon();
 
   // --- connection state used by commands ---
   uint64_t id() const { return id_; }
@@ -199,6 +203,15 @@ class Session {
   void set_protocol(resp::Protocol p) { protocol_ = p; }
   bool is_authenticated() const { return is_authenticated_; }
   void set_authenticated(bool v);
+  // The ACL user of the connection ("default" until AUTH), never null.
+  const std::shared_ptr<AclUser>& user() const { return user_; }
+  // One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
+  std::string ClientInfoLine();
+  // AUTH/HELLO AUTH succeeded as `user`.
+  void AuthenticateAs(std::shared_ptr<AclUser> user);
+  // Back to the default user, authenticated only when it needs no password (new connection,
+  // RESET).
+  void ResetUser();
   // Re-reads the configuration that shapes parsing (proto-max-bulk-len) after CONFIG SET.
   void ApplyConfig();
   const std::string& name() const { return name_; }
@@ -302,6 +315,7 @@ class Session {
   int db_ = 0;
   resp::Protocol protocol_ = resp::Protocol::kResp2;
   bool is_authenticated_ = false;
+  std::shared_ptr<AclUser> user_;
   bool is_closing_ = false;
   bool is_close_after_reply_ = false;
   bool is_reading_paused_ = false;

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <ctime>
 
+#include "kvmap/nats_protocol.h"
+
 namespace kvmap {
 namespace {
 
@@ -44,6 +46,34 @@ std::string FindJsonString(std::string_view json, std::string_view field) {
   for (++p; p < json.size() && json[p] != '"'; ++p) {
     if (json[p] == '\\' && p + 1 < json.size()) ++p;
     out.push_back(json[p]);
+  }
+  return out;
+}
+
+// Standard base64 (with padding, as Go's encoding/json writes []byte). nullopt on bad input.
+std::optional<std::string> Base64Decode(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = value(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
   }
   return out;
 }
@@ -141,6 +171,55 @@ bool IsValidBucketName(std::string_view name) {
     if (!ok) return false;
   }
   return true;
+}
+
+std::string BuildLastBySubjectRequest(std::string_view subject) {
+  std::string out = "{\"last_by_subj\":";
+  AppendJsonString(&out, subject);
+  out.push_back('}');
+  return out;
+}
+
+GetResult ParseStreamMsgGet(std::string_view json) {
+  GetResult r;
+  if (auto err = ParseJsApiError(json)) {
+    r.status = err->err_code == kJsErrNoMessageFound ? KvStatus::kNotFound : KvStatus::kInternal;
+    r.detail = err->description;
+    return r;
+  }
+  size_t p = FindFieldValue(json, "message");
+  if (p == std::string_view::npos || p >= json.size() || json[p] != '{') {
+    r.detail = "unexpected message get answer";
+    return r;
+  }
+  std::string_view msg = json.substr(p);
+  // "data" and "hdrs" are base64 and "subject" a KV subject, so none contains a quote that
+  // FindJsonString would have to unescape; a field absent (no payload) decodes as empty.
+  std::optional<uint64_t> seq = FindJsonUint(msg, "seq");
+  std::optional<std::string> data = Base64Decode(FindJsonString(msg, "data"));
+  std::optional<std::string> hdrs = Base64Decode(FindJsonString(msg, "hdrs"));
+  if (!seq || !data || !hdrs) {
+    r.detail = "malformed message get answer";
+    return r;
+  }
+  Entry& e = r.entry;
+  e.revision = *seq;
+  e.timestamp_ns = ParseNatsTimestamp(FindJsonString(msg, "time")).value_or(0);
+  std::string subject = FindJsonString(msg, "subject");  // $KV.<bucket>.<key>
+  size_t first = subject.find('.');
+  size_t second = first == std::string::npos ? first : subject.find('.', first + 1);
+  if (second != std::string::npos) e.key = subject.substr(second + 1);
+  ForEachHeader(*hdrs, [&](std::string_view name, std::string_view value) {
+    if (name == kHdrKvOperation) {
+      if (value == "DEL") e.op = EntryOp::kDelete;
+      if (value == "PURGE") e.op = EntryOp::kPurge;
+    } else if (IsWritableHeader(name)) {
+      e.headers.emplace_back(std::string(name), std::string(value));
+    }
+  });
+  e.value = std::move(*data);
+  r.status = KvStatus::kOk;
+  return r;
 }
 
 std::optional<int64_t> ParseNatsTimestamp(std::string_view text) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Small, allocation-light helpers for the JetStream API JSON the gateway sends and receives:
-// PubAck parsing, API error parsing, and the KV stream configuration. The server's JSON is
+// PubAck parsing, API error parsing, the KV stream configuration and leader-read answers. The server's JSON is
 // regular and flat where we read it, so a field scanner is enough; nothing here is a general
 // JSON parser and nothing here does I/O.
 //
@@ -51,5 +51,20 @@ bool IsValidBucketName(std::string_view name);
 
 // Parses Nats-Time-Stamp (RFC 3339 with optional fraction, UTC "Z") to Unix nanoseconds.
 std::optional<int64_t> ParseNatsTimestamp(std::string_view text);
+
+// Leader reads. On a replicated stream every replica answers direct gets, and a follower can
+// still be behind a write whose PubAck the client already has; only the stream leader answers
+// $JS.API.STREAM.MSG.GET.KV_<bucket>, so the gateway reads replicated buckets that way
+// (docs/cluster.md, "Read-your-writes").
+//
+// The request body asking for the last message on `subject` ({"last_by_subj":"..."}). The
+// subject must be a KV subject (no quote or backslash; key_codec.h guarantees that).
+std::string BuildLastBySubjectRequest(std::string_view subject);
+
+// Maps the answer of $JS.API.STREAM.MSG.GET onto a GetResult, as a direct get's is: the entry
+// with its revision (seq), timestamp, key (the subject after "$KV.<bucket>."), KV-Operation and
+// writable headers; "no message found" (err_code 10037) is kNotFound, any other error or a
+// malformed answer kInternal.
+GetResult ParseStreamMsgGet(std::string_view json);
 
 }  // namespace kvmap

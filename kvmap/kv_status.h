@@ -30,5 +30,6 @@ std::string_view KvStatusName(KvStatus status);
 // JetStream API error codes we act on.
 inline constexpr int kJsErrWrongLastSequence = 10071;
 inline constexpr int kJsErrStreamNotFound = 10059;
+inline constexpr int kJsErrNoMessageFound = 10037;  // STREAM.MSG.GET of a missing subject
 
 }  // namespace kvmap

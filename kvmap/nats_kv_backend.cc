@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 namespace kvmap {
 namespace {
@@ -26,6 +27,37 @@ void LogNatsError(const char* what, natsStatus s, int64_t* last_ms) {
   const char* detail = nats_GetLastError(nullptr);
   std::fprintf(stderr, "nats: %s: %s%s%s\n", what, natsStatus_GetText(s), detail ? ": " : "",
                detail ? detail : "");
+}
+
+// TLS settings of NatsBackendOptions (manager thread). Logs and returns the failure.
+natsStatus ApplyTlsOptions(const NatsBackendOptions& options, natsOptions* opts) {
+  bool is_tls = !options.tls_ca_file.empty() || !options.tls_cert_file.empty();
+  for (const std::string& u : options.servers) is_tls = is_tls || u.rfind("tls://", 0) == 0;
+  if (!is_tls) return NATS_OK;
+  natsStatus s = natsOptions_SetSecure(opts, true);
+  if (s == NATS_OK && !options.tls_ca_file.empty()) {
+    s = natsOptions_LoadCATrustedCertificates(opts, options.tls_ca_file.c_str());
+  }
+  if (s == NATS_OK && !options.tls_cert_file.empty()) {
+    s = natsOptions_LoadCertificatesChain(opts, options.tls_cert_file.c_str(),
+                                          options.tls_key_file.c_str());
+  }
+  // nats.c checks the certificate's name only when told which to expect, and takes one name
+  // for every server: the host of a single URL (with several, the chain alone is verified).
+  if (s == NATS_OK && options.servers.size() == 1) {
+    std::string_view host = options.servers[0];
+    if (size_t scheme = host.find("://"); scheme != std::string_view::npos) {
+      host.remove_prefix(scheme + 3);
+    }
+    if (size_t at = host.rfind('@'); at != std::string_view::npos) host.remove_prefix(at + 1);
+    host = host.substr(0, host.rfind(':'));
+    if (!host.empty()) s = natsOptions_SetExpectedHostname(opts, std::string(host).c_str());
+  }
+  if (s != NATS_OK) {
+    static int64_t last_log = 0;
+    LogNatsError("TLS options", s, &last_log);
+  }
+  return s;
 }
 
 std::string Subject(std::string_view bucket, std::string_view key) {
@@ -119,9 +151,14 @@ struct NatsKvBackend::Connection {
   }
 };
 
+namespace {
+std::atomic<bool> g_is_library_used{false};
+}  // namespace
+
 NatsKvBackend::NatsKvBackend(Executor* executor, NatsBackendOptions options)
     : executor_(executor), options_(std::move(options)), guard_(new CallbackGuard) {
   guard_->self = this;
+  g_is_library_used.store(true);
   // Guards outlive their backend on purpose (see the header); keeping them reachable tells
   // LeakSanitizer so, at a few bytes per backend ever created.
   static std::mutex guards_mu;
@@ -154,10 +191,14 @@ NatsKvBackend::~NatsKvBackend() {
 
 void NatsKvBackend::Start() { manager_ = std::thread([this] { ManagerMain(); }); }
 
+void NatsKvBackend::CloseLibrary(int64_t timeout_ms) {
+  if (g_is_library_used.exchange(false)) nats_CloseAndWait(timeout_ms);
+}
+
 bool NatsKvBackend::WaitConnected(int64_t timeout_ms) {
   int64_t deadline = NowMs() + timeout_ms;
   while (!is_connected()) {
-    if (NowMs() >= deadline) return false;
+    if (NowMs() >= deadline || !auth_error().empty()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return true;
@@ -168,6 +209,12 @@ void NatsKvBackend::EnsureBucket(const std::string& bucket, BucketCallback cb) {
     executor_->Post([cb = std::move(cb), bucket] {
       cb(KvStatus::kInvalidKey, "invalid bucket name '" + bucket + "'");
     });
+    return;
+  }
+  // Not connected (or still re-checking the buckets after a reconnect): fail at once, as every
+  // other operation does, rather than wait behind the manager's connection attempts.
+  if (!is_connected()) {
+    executor_->Post([cb = std::move(cb)] { cb(KvStatus::kUnavailable, "not connected to NATS"); });
     return;
   }
   {
@@ -246,6 +293,11 @@ std::string NatsKvBackend::connected_url() const {
   return conn_ ? conn_->url : std::string();
 }
 
+std::string NatsKvBackend::auth_error() const {
+  std::lock_guard<std::mutex> lock(conn_mu_);
+  return auth_error_;
+}
+
 void NatsKvBackend::PostGet(GetCallback cb, GetResult result) {
   executor_->Post([cb = std::move(cb), result = std::move(result)]() mutable {
     cb(std::move(result));
@@ -299,10 +351,16 @@ void NatsKvBackend::Get(std::string_view bucket, std::string_view key, GetCallba
     PostGet(std::move(cb), std::move(r));
     return;
   }
-  std::string subject = DirectGetSubject(bucket, key);
+  PendingOp op;
+  {
+    std::lock_guard<std::mutex> lock(leader_reads_mu_);
+    op.is_leader_get = leader_read_buckets_.count(bucket) != 0;
+  }
+  std::string subject = op.is_leader_get ? "$JS.API.STREAM.MSG.GET.KV_" + std::string(bucket)
+                                         : DirectGetSubject(bucket, key);
+  std::string body = op.is_leader_get ? BuildLastBySubjectRequest(Subject(bucket, key)) : "";
   std::lock_guard<std::mutex> lock(conn_mu_);
   uint64_t token = 0;
-  PendingOp op;
   op.get_cb = std::move(cb);
   auto conn = Register(op, &token);
   if (!conn) {
@@ -315,7 +373,9 @@ void NatsKvBackend::Get(std::string_view bucket, std::string_view key, GetCallba
   char reply[128];
   std::snprintf(reply, sizeof(reply), "%s.%llu", conn->inbox.c_str(),
                 static_cast<unsigned long long>(token));
-  natsStatus s = natsConnection_PublishRequest(conn->nc, subject.c_str(), reply, nullptr, 0);
+  natsStatus s = natsConnection_PublishRequest(conn->nc, subject.c_str(), reply,
+                                               body.empty() ? nullptr : body.data(),
+                                               static_cast<int>(body.size()));
   if (s != NATS_OK) {
     static int64_t last_log = 0;
     LogNatsError("direct get", s, &last_log);
@@ -432,6 +492,11 @@ void NatsKvBackend::OnReply(natsConnection* nc, natsSubscription* sub, natsMsg* 
                                        static_cast<size_t>(natsMsg_GetDataLength(msg))));
     }
     self->PostWrite(std::move(op.write_cb), std::move(r));
+  } else if (op.is_leader_get && !natsMsg_IsNoResponders(msg)) {
+    const char* data = natsMsg_GetData(msg);
+    self->PostGet(std::move(op.get_cb),
+                  ParseStreamMsgGet(std::string_view(
+                      data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(msg)))));
   } else {
     self->PostGet(std::move(op.get_cb), DecodeDirectGet(msg));
   }
@@ -514,9 +579,24 @@ void NatsKvBackend::SweepOverdue() {
 bool NatsKvBackend::Connect() {
   natsOptions* opts = nullptr;
   if (natsOptions_Create(&opts) != NATS_OK) return false;
+  // nats.c 3.4 does not percent-decode a URL's user:password@ or token@, so the credentials
+  // are taken out of the URLs here (decoded as the wire client does) and set as options; the
+  // first URL that has any supplies them for every server, as nats.c applies them to the
+  // servers it discovers too.
+  std::vector<std::string> bare(options_.servers.size());
+  std::optional<NatsUrlCredentials> url_creds;
+  for (size_t i = 0; i < options_.servers.size(); ++i) {
+    NatsUrlCredentials c = SplitUrlCredentials(options_.servers[i], &bare[i]);
+    if (!url_creds && (!c.user.empty() || !c.token.empty())) url_creds = std::move(c);
+  }
   std::vector<const char*> urls;
-  for (const std::string& u : options_.servers) urls.push_back(u.c_str());
+  for (const std::string& u : bare) urls.push_back(u.c_str());
   natsStatus s = natsOptions_SetServers(opts, urls.data(), static_cast<int>(urls.size()));
+  if (s == NATS_OK && url_creds && !url_creds->token.empty()) {
+    s = natsOptions_SetToken(opts, url_creds->token.c_str());
+  } else if (s == NATS_OK && url_creds) {
+    s = natsOptions_SetUserInfo(opts, url_creds->user.c_str(), url_creds->pass.c_str());
+  }
   if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, true);
   if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, false);
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts, options_.connect_timeout_ms);
@@ -524,10 +604,42 @@ bool NatsKvBackend::Connect() {
   if (s == NATS_OK) s = natsOptions_SetNoRandomize(opts, false);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, &NatsKvBackend::OnDisconnected, guard_);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, &NatsKvBackend::OnDisconnected, guard_);
+  if (s == NATS_OK && !options_.auth_files.creds_file.empty()) {
+    s = natsOptions_SetUserCredentialsFromFiles(opts, options_.auth_files.creds_file.c_str(),
+                                                nullptr);
+  } else if (s == NATS_OK && !options_.auth_files.nkey_file.empty()) {
+    // nats.c wants the public key beside the seed file: derive it from the seed.
+    NatsUserAuth auth;
+    std::string err = LoadNatsUserAuth(options_.auth_files, &auth);
+    if (!err.empty()) {
+      natsOptions_Destroy(opts);
+      static int64_t last_log = 0;
+      if (NowMs() - last_log >= 1000) {
+        last_log = NowMs();
+        std::fprintf(stderr, "nats: %s\n", err.c_str());
+      }
+      std::lock_guard<std::mutex> lock(conn_mu_);
+      auth_error_ = err;
+      return false;
+    }
+    s = natsOptions_SetNKeyFromSeed(opts, auth.key->public_key().c_str(),
+                                    options_.auth_files.nkey_file.c_str());
+  }
+  if (s == NATS_OK) s = ApplyTlsOptions(options_, opts);
   auto conn = std::make_shared<Connection>();
   if (s == NATS_OK) s = natsConnection_Connect(&conn->nc, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK) {
+    const char* detail = nats_GetLastError(nullptr);
+    if (s == NATS_NOT_PERMITTED || (detail != nullptr && IsNatsAuthError(detail))) {
+      std::lock_guard<std::mutex> lock(conn_mu_);
+      // nats.c prefixes its source location, "(conn.c:1905): ": keep the server's words.
+      std::string_view text = detail != nullptr ? detail : natsStatus_GetText(s);
+      if (!text.empty() && text.front() == '(' && text.find("): ") != std::string_view::npos) {
+        text.remove_prefix(text.find("): ") + 3);
+      }
+      auth_error_ = "NATS server refused the credentials: " + std::string(text);
+    }
     static int64_t last_log = 0;
     LogNatsError("connect", s, &last_log);
     return false;
@@ -550,7 +662,10 @@ bool NatsKvBackend::Connect() {
     return false;
   }
   char url[256] = {0};
-  if (natsConnection_GetConnectedUrl(conn->nc, url, sizeof(url)) == NATS_OK) conn->url = url;
+  // nats.c's URL keeps the user:password@ or token@ of the --nats URL: INFO shows it redacted.
+  if (natsConnection_GetConnectedUrl(conn->nc, url, sizeof(url)) == NATS_OK) {
+    conn->url = RedactUrl(url);
+  }
   conn->generation = generation_.fetch_add(1) + 1;
 
   // Buckets known before a reconnect are checked again: the server may have lost its store.
@@ -562,6 +677,7 @@ bool NatsKvBackend::Connect() {
   {
     std::lock_guard<std::mutex> lock(conn_mu_);
     conn_ = conn;
+    auth_error_.clear();
   }
   for (const std::string& bucket : known) {
     std::string detail;
@@ -618,7 +734,18 @@ KvStatus NatsKvBackend::EnsureBucketBlocking(const std::string& bucket, std::str
   KvStatus st = request("$JS.API.STREAM.INFO.KV_" + bucket, "", &answer);
   if (st != KvStatus::kOk) return st;
   auto err = ParseJsApiError(answer);
-  if (!err) return KvStatus::kOk;  // exists
+  auto set_leader_reads = [&](bool is_replicated) {
+    std::lock_guard<std::mutex> lock(leader_reads_mu_);
+    if (is_replicated) {
+      leader_read_buckets_.insert(bucket);
+    } else {
+      leader_read_buckets_.erase(bucket);
+    }
+  };
+  if (!err) {  // exists
+    set_leader_reads(FindJsonUint(answer, "num_replicas").value_or(1) > 1);
+    return KvStatus::kOk;
+  }
   if (err->err_code != kJsErrStreamNotFound) {
     *detail = "stream info: " + err->description;
     return KvStatus::kInternal;
@@ -632,6 +759,7 @@ KvStatus NatsKvBackend::EnsureBucketBlocking(const std::string& bucket, std::str
     *detail = "create bucket: " + create_err->description;
     return KvStatus::kInternal;
   }
+  set_leader_reads(options_.replicas > 1);
   std::fprintf(stderr, "nats: created bucket %s (stream KV_%s, replicas %d)\n", bucket.c_str(),
                bucket.c_str(), options_.replicas);
   return KvStatus::kOk;

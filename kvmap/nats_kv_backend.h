@@ -6,8 +6,11 @@
 // How an operation travels:
 //   * The loop thread registers the operation in a pending table under a fresh token, then
 //     publishes it (SendAsap, so it leaves at once) with the reply subject
-//     `<inbox>.<token>`. Reads are direct gets on `$JS.API.DIRECT.GET.KV_<b>.$KV.<b>.<key>`;
-//     writes are publishes on `$KV.<b>.<key>` answered by a PubAck.
+//     `<inbox>.<token>`. Reads are direct gets on `$JS.API.DIRECT.GET.KV_<b>.$KV.<b>.<key>`,
+//     or, for a bucket whose stream has several replicas, `$JS.API.STREAM.MSG.GET.KV_<b>`
+//     requests that only the stream leader answers (a follower's direct get can miss a write
+//     already acknowledged: kvmap::ParseStreamMsgGet); writes are publishes on
+//     `$KV.<b>.<key>` answered by a PubAck.
 //   * One wildcard subscription on `<inbox>.*` receives every answer on a nats.c thread, which
 //     finds the pending operation by token, decodes the answer and posts the callback to the
 //     loop through the Executor.
@@ -45,6 +48,7 @@
 
 #include "kvmap/js_api.h"
 #include "kvmap/kv_backend.h"
+#include "kvmap/nats_auth.h"
 
 // nats.c's opaque types, declared here so that only the .cc includes nats.h.
 struct __natsConnection;
@@ -59,6 +63,12 @@ struct NatsBackendOptions {
   int64_t connect_timeout_ms = 2000;
   int replicas = 1;                  // for buckets the backend creates
   std::string client_name = "redis-nats-gateway";
+  // --nats-nkey / --nats-creds, handed to nats.c (read again on each connection attempt);
+  // user:password@ and token@ in the URLs need nothing here.
+  NatsAuthFiles auth_files;
+  // TLS, as NatsWireOptions::tls: on for tls:// URLs or when any file is given (an empty CA
+  // means the system's trust store); nats.c also upgrades when the server requires it.
+  std::string tls_ca_file, tls_cert_file, tls_key_file;
 };
 
 struct NatsBackendStats {
@@ -79,6 +89,12 @@ class NatsKvBackend : public KvBackend {
 
   // Starts the manager thread, which connects in the background. Loop thread, once.
   void Start();
+  // Closes the nats.c library (nats_CloseAndWait, up to timeout_ms) if a NatsKvBackend was
+  // ever created; otherwise does nothing. nats.c's own threads (timers, connection callbacks,
+  // garbage collection) outlive every connection, and exit() runs OpenSSL's atexit clean-up,
+  // which frees locks those threads still use when the connection had TLS. So main calls this
+  // after the last backend is destroyed and before it returns. Not on a nats.c thread.
+  static void CloseLibrary(int64_t timeout_ms);
   // Blocks the calling thread until the first connection is up or timeout_ms passes. For
   // start-up only, before the loop runs. Returns true when connected.
   bool WaitConnected(int64_t timeout_ms);
@@ -103,8 +119,11 @@ class NatsKvBackend : public KvBackend {
   size_t max_key_length() const override { return kMaxKeyLength; }
 
   NatsBackendStats stats() const;
-  // "host:port" of the server the current connection uses, or empty.
+  // The URL of the server the current connection uses (credentials redacted), or empty.
   std::string connected_url() const;
+  // Why the last connection attempt was refused for its credentials, or empty (cleared by a
+  // successful connection). Any thread.
+  std::string auth_error() const;
 
   // The longest encoded key every operation can carry. nats-server closes a connection whose
   // protocol line exceeds 4096 bytes; the longest line we send is a direct get, whose subject
@@ -117,6 +136,7 @@ class NatsKvBackend : public KvBackend {
   struct Connection;
   struct PendingOp {
     bool is_write = false;
+    bool is_leader_get = false;  // a $JS.API.STREAM.MSG.GET (JSON answer)
     GetCallback get_cb;
     WriteCallback write_cb;
     int64_t deadline_ms = 0;
@@ -171,6 +191,7 @@ class NatsKvBackend : public KvBackend {
   mutable std::mutex conn_mu_;
   std::shared_ptr<Connection> conn_;
   std::atomic<bool> connected_{false};
+  std::string auth_error_;  // guarded by conn_mu_
   std::atomic<uint64_t> generation_{0};
 
   // pending_mu_ guards the pending table and the token counter.
@@ -185,6 +206,10 @@ class NatsKvBackend : public KvBackend {
   bool is_connection_lost_ = false;
   std::deque<BucketJob> bucket_jobs_;
   std::set<std::string> ready_buckets_;
+  // Buckets with more than one replica, read from their stream leader (see the top comment).
+  // Written by the manager thread, read by Get on the loop thread.
+  mutable std::mutex leader_reads_mu_;
+  std::set<std::string, std::less<>> leader_read_buckets_;
   std::thread manager_;
 
   std::atomic<uint64_t> ops_sent_{0}, ops_timed_out_{0}, ops_failed_on_disconnect_{0},

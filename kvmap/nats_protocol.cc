@@ -177,6 +177,18 @@ void AppendConnect(std::string* out, const NatsConnectOptions& options) {
     out->append(",\"auth_token\":");
     AppendJsonString(out, options.token);
   }
+  if (!options.jwt.empty()) {
+    out->append(",\"jwt\":");
+    AppendJsonString(out, options.jwt);
+  }
+  if (!options.nkey.empty()) {
+    out->append(",\"nkey\":");
+    AppendJsonString(out, options.nkey);
+  }
+  if (!options.sig.empty()) {
+    out->append(",\"sig\":");
+    AppendJsonString(out, options.sig);
+  }
   if (!options.echo) out->append(",\"echo\":false");
   out->append("}\r\n");
 }

@@ -78,6 +78,9 @@ std::string_view FindHeaderValue(std::string_view block, std::string_view name);
 struct NatsConnectOptions {
   std::string name;
   std::string user, pass, token;
+  // Nkey/JWT authentication (kvmap/nats_auth.h): "nkey" (a bare user nkey) or "jwt" (a user
+  // JWT), and "sig", the base64url signature of the server's nonce.
+  std::string nkey, jwt, sig;
   // false: the server does not deliver this connection's own publishes back to it.
   bool echo = true;
 };

@@ -129,6 +129,9 @@ class RequestParser {
   // True while a request has been started but not completed (used to tell a clean EOF from a
   // truncated frame).
   bool is_mid_request() const;
+  // Bytes held for the request being parsed (arguments so far and a partial header line):
+  // with the session's unparsed input, what client-query-buffer-limit bounds.
+  size_t buffered_bytes() const { return request_.byte_size() + line_.size(); }
 
  private:
   enum class State {

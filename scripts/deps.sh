@@ -18,7 +18,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libuv1-dev libnats-dev nats-server libhiredis-dev
+  libuv1-dev libnats-dev libssl-dev openssl nats-server libhiredis-dev
   redis-server redis-tools python3-redis
   libgtest-dev libgmock-dev googletest libbenchmark-dev
 )

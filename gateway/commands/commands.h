@@ -11,6 +11,20 @@
 
 namespace gateway {
 
+// acl_commands.cc
+void CmdAclCat(Call& call);
+void CmdAclDelUser(Call& call);
+void CmdAclDryRun(Call& call);
+void CmdAclGenPass(Call& call);
+void CmdAclGetUser(Call& call);
+void CmdAclList(Call& call);
+void CmdAclLoad(Call& call);
+void CmdAclLog(Call& call);
+void CmdAclSave(Call& call);
+void CmdAclSetUser(Call& call);
+void CmdAclUsers(Call& call);
+void CmdAclWhoami(Call& call);
+
 // connection_commands.cc
 void CmdPing(Call& call);
 void CmdEcho(Call& call);

@@ -25,44 +25,15 @@ bool IsValidClientName(std::string_view name) {
   return true;
 }
 
-// AUTH logic shared by AUTH and HELLO ... AUTH. There is one user, "default", whose password
-// is --requirepass (no password: any password is accepted for "default", as Redis's nopass).
-bool CheckCredentials(ServerContext& server, std::string_view user, std::string_view pass) {
-  if (user != "default") return false;
-  const std::string& required = server.config().requirepass;
-  return required.empty() || pass == required;
-}
-
-int64_t SecondsSince(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t)
-      .count();
-}
-
-// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
-std::string ClientInfoLine(Session& s) {
-  std::string line;
-  line.reserve(256);
-  line += "id=" + std::to_string(s.id());
-  line += " addr=" + s.peer_addr();
-  line += " laddr=" + s.local_addr();
-  line += " fd=-1 name=" + s.name();
-  line += " age=" + std::to_string(SecondsSince(s.created_at()));
-  line += " idle=" + std::to_string(SecondsSince(s.last_active()));
-  line += s.subscription_count() > 0 ? " flags=P" : " flags=N";
-  line += " db=" + std::to_string(s.db());
-  line += " sub=" + std::to_string(s.subscribed_channels().size());
-  line += " psub=" + std::to_string(s.subscribed_patterns().size());
-  line += " ssub=0 multi=-1";
-  line += " qbuf=" + std::to_string(s.input_buffer_bytes());
-  line += " qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0";
-  line += " oll=" + std::to_string(s.queued_calls());
-  line += " omem=" + std::to_string(s.pending_output_bytes());
-  line += " tot-mem=0 events=r cmd=";
-  line += s.last_command().empty() ? std::string("NULL") : std::string(s.last_command());
-  line += " user=default redir=-1";
-  line += " resp=" + std::to_string(static_cast<int>(s.protocol()));
-  line += " lib-name=" + s.lib_name + " lib-ver=" + s.lib_ver;
-  return line;
+// AUTH logic shared by AUTH and HELLO ... AUTH: the user, when it exists, is enabled and the
+// password matches (any password for a nopass user). Failures go to ACL LOG, as in Redis.
+std::shared_ptr<AclUser> CheckCredentials(Call& call, std::string_view user,
+                                          std::string_view pass) {
+  std::shared_ptr<AclUser> found = call.server().acl().Find(user);
+  if (found && found->Authenticates(pass)) return found;
+  call.server().acl().Log("auth", call.session().in_multi() ? "multi" : "toplevel", "AUTH",
+                          std::string(user), call.session().ClientInfoLine());
+  return nullptr;
 }
 
 }  // namespace
@@ -107,7 +78,7 @@ void CmdReset(Call& call) {
   s.set_db(0);
   s.set_protocol(resp::Protocol::kResp2);
   s.set_name("");
-  s.set_authenticated(call.server().config().requirepass.empty());
+  s.ResetUser();
   call.reply().SimpleString("RESET");
   call.Finish();
 }
@@ -153,11 +124,12 @@ void CmdHello(Call& call) {
     }
   }
   if (has_auth) {
-    if (!CheckCredentials(call.server(), user, pass)) {
+    std::shared_ptr<AclUser> authenticated = CheckCredentials(call, user, pass);
+    if (!authenticated) {
       call.ReplyError(errors::kWrongPass);
       return;
     }
-    s.set_authenticated(true);
+    s.AuthenticateAs(std::move(authenticated));
   }
   if (!s.is_authenticated()) {
     call.ReplyError(
@@ -193,8 +165,8 @@ void CmdAuth(Call& call) {
   std::string_view pass;
   if (call.argc() == 2) {
     pass = call.arg(1);
-    // Redis 7.0: the one-argument form needs a configured password.
-    if (call.server().config().requirepass.empty()) {
+    // Redis 7.0: the one-argument form needs a password on the default user.
+    if (call.server().acl().default_user()->nopass()) {
       call.ReplyError(errors::kAuthNotConfigured);
       return;
     }
@@ -205,11 +177,12 @@ void CmdAuth(Call& call) {
     call.ReplyError(errors::kSyntax);
     return;
   }
-  if (!CheckCredentials(call.server(), user, pass)) {
+  std::shared_ptr<AclUser> authenticated = CheckCredentials(call, user, pass);
+  if (!authenticated) {
     call.ReplyError(errors::kWrongPass);
     return;
   }
-  call.session().set_authenticated(true);
+  call.session().AuthenticateAs(std::move(authenticated));
   call.ReplyOk();
 }
 
@@ -271,7 +244,7 @@ void CmdClientSetInfo(Call& call) {
 }
 
 void CmdClientInfo(Call& call) {
-  std::string line = ClientInfoLine(call.session());
+  std::string line = call.session().ClientInfoLine();
   line += '\n';
   call.reply().Verbatim("txt", line);
   call.Finish();
@@ -331,7 +304,7 @@ void CmdClientList(Call& call) {
     if (!ids.empty() && std::find(ids.begin(), ids.end(), static_cast<int64_t>(id)) == ids.end()) {
       continue;
     }
-    out += ClientInfoLine(*session);
+    out += session->ClientInfoLine();
     out += '\n';
   }
   call.reply().Verbatim("txt", out);

@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 
+#include "gateway/acl.h"
 #include "gateway/arg_parser.h"
 #include "gateway/commands/commands.h"
 #include "gateway/errors.h"
@@ -220,18 +221,9 @@ void WriteFlags(resp::ReplyWriter& w, const CommandSpec& spec) {
 }
 
 void WriteCategories(resp::ReplyWriter& w, const CommandSpec& spec) {
-  std::vector<std::string> cats;
-  if (spec.flags.has(CommandFlag::kWrite)) cats.push_back("@write");
-  if (spec.flags.has(CommandFlag::kReadOnly)) cats.push_back("@read");
-  if (spec.flags.has(CommandFlag::kAdmin)) cats.push_back("@admin");
-  if (spec.flags.has(CommandFlag::kFast)) cats.push_back("@fast");
-  if (!spec.flags.has(CommandFlag::kFast)) cats.push_back("@slow");
-  if (spec.has_keys()) cats.push_back("@keyspace");
-  if (!spec.group.empty() && spec.group != "server" && spec.group != "generic") {
-    cats.push_back("@" + std::string(spec.group));
-  }
+  std::vector<std::string_view> cats = CommandCategories(spec);
   w.SetHeader(cats.size());
-  for (const std::string& c : cats) w.SimpleString(c);
+  for (std::string_view c : cats) w.SimpleString("@" + std::string(c));
 }
 
 void WriteCommandInfo(resp::ReplyWriter& w, const CommandSpec& spec) {
@@ -306,6 +298,9 @@ void ApplyConfigSet(Call& call) {
   for (size_t i = 2; i + 1 < call.argc(); i += 2) {
     if (EqualsIgnoreCase(call.arg(i), KeyspaceNotifier::kSettingKey)) continue;
     ConfigSet(&config, call.arg(i), call.arg(i + 1));
+    if (EqualsIgnoreCase(call.arg(i), "requirepass")) {
+      call.server().acl().SetRequirePass(config.requirepass);
+    }
   }
   // As in Redis, the new limits apply to every connection, and to string sizes, at once.
   for (const auto& [id, session] : call.server().sessions()) session->ApplyConfig();

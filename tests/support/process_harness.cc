@@ -299,6 +299,269 @@ std::string NatsServer::Launch(const std::string& port_arg, int timeout_ms) {
   return "nats-server did not accept connections in time:\n" + ReadFile(log);
 }
 
+// --- NatsRequest ------------------------------------------------------------------------------
+
+namespace {
+
+// Buffered reads from a blocking socket whose SO_RCVTIMEO is short, up to an overall deadline.
+class LineReader {
+ public:
+  LineReader(int fd, int64_t deadline_ms) : fd_(fd), deadline_ms_(deadline_ms) {}
+  // One protocol line without its CRLF; false on error or deadline.
+  bool Line(std::string* line) {
+    while (true) {
+      size_t eol = buf_.find("\r\n");
+      if (eol != std::string::npos) {
+        *line = buf_.substr(0, eol);
+        buf_.erase(0, eol + 2);
+        return true;
+      }
+      if (!Fill()) return false;
+    }
+  }
+  // Exactly n bytes followed by CRLF.
+  bool Bytes(size_t n, std::string* out) {
+    while (buf_.size() < n + 2) {
+      if (!Fill()) return false;
+    }
+    *out = buf_.substr(0, n);
+    buf_.erase(0, n + 2);
+    return true;
+  }
+
+ private:
+  bool Fill() {
+    while (MonotonicMs() < deadline_ms_) {
+      char chunk[16384];
+      ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
+      if (n > 0) {
+        buf_.append(chunk, static_cast<size_t>(n));
+        return true;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return false;
+    }
+    return false;
+  }
+
+  int fd_;
+  int64_t deadline_ms_;
+  std::string buf_;
+};
+
+bool SendAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string RandomHex(size_t n) {
+  static const char kHex[] = "0123456789abcdef";
+  std::mt19937_64 rng(std::random_device{}());
+  std::string out(n, '0');
+  for (char& c : out) c = kHex[rng() % 16];
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> NatsRequest(int port, const std::string& subject,
+                                       const std::string& payload, int timeout_ms,
+                                       int* header_status) {
+  if (header_status != nullptr) *header_status = 0;
+  int64_t deadline = MonotonicMs() + timeout_ms;
+  int fd = ConnectLoopback(port, 100);  // a short SO_RCVTIMEO: LineReader checks the deadline
+  if (fd < 0) return std::nullopt;
+  LineReader in(fd, deadline);
+  std::string line;
+  std::string inbox = "_INBOX.harness" + RandomHex(16);
+  std::string out =
+      "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}"
+      "\r\nSUB " + inbox + " 1\r\nPUB " + subject + " " + inbox + " " +
+      std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+  std::optional<std::string> answer;
+  if (in.Line(&line) && line.rfind("INFO ", 0) == 0 && SendAll(fd, out)) {
+    while (in.Line(&line)) {
+      if (line == "PING") {
+        if (!SendAll(fd, "PONG\r\n")) break;
+        continue;
+      }
+      if (line.rfind("-ERR", 0) == 0) break;
+      bool is_hmsg = line.rfind("HMSG ", 0) == 0;
+      if (!is_hmsg && line.rfind("MSG ", 0) != 0) continue;  // +OK, PONG, INFO updates
+      // MSG <subject> <sid> [reply] <size> / HMSG <subject> <sid> [reply] <hdr size> <size>
+      std::vector<std::string> parts;
+      std::stringstream ss(line);
+      for (std::string part; ss >> part;) parts.push_back(part);
+      if (parts.size() < (is_hmsg ? 5u : 4u)) break;
+      size_t total = static_cast<size_t>(std::atoll(parts.back().c_str()));
+      size_t header_len =
+          is_hmsg ? static_cast<size_t>(std::atoll(parts[parts.size() - 2].c_str())) : 0;
+      std::string body;
+      if (header_len > total || !in.Bytes(total, &body)) break;
+      if (header_status != nullptr && header_len >= 12 && body[8] == ' ') {
+        *header_status = std::atoi(body.c_str() + 9);  // "NATS/1.0 503\r\n..."
+      }
+      answer = body.substr(header_len);
+      break;
+    }
+  }
+  close(fd);
+  return answer;
+}
+
+// --- NatsCluster ------------------------------------------------------------------------------
+
+std::string NatsCluster::url(size_t node) const {
+  return "nats://127.0.0.1:" + std::to_string(nodes_[node]->port);
+}
+
+std::string NatsCluster::urls(size_t first) const {
+  std::string out;
+  auto add = [&](size_t i) {
+    if (!out.empty()) out += ",";
+    out += url(i);
+  };
+  if (first < nodes_.size()) add(first);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (i != first) add(i);
+  }
+  return out;
+}
+
+int NatsCluster::NodeIndex(const std::string& name) const {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (NodeName(i) == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void NatsCluster::Kill(size_t node, int sig) { nodes_[node]->process.Kill(sig); }
+
+void NatsCluster::Stop() {
+  // All at once: a node that stops while its peers still run may wait for them.
+  for (auto& node : nodes_) node->process.Kill(SIGTERM, /*wait=*/false);
+  for (auto& node : nodes_) node->process.Stop();
+}
+
+std::string NatsCluster::Start(const std::string& binary, const std::string& dir, int size,
+                               int timeout_ms) {
+  if (binary.empty()) return "nats-server not found (set NATS_SERVER_BIN)";
+  if (size < 1) return "a cluster needs at least one node";
+  int64_t deadline = MonotonicMs() + timeout_ms;
+  std::string err;
+  for (int attempt = 1; attempt <= 5; ++attempt) {
+    bool retry = false;
+    err = Launch(binary, dir, size, attempt, deadline, &retry);
+    if (err.empty()) return {};
+    Stop();
+    if (!retry) break;
+  }
+  return err;
+}
+
+std::string NatsCluster::Launch(const std::string& binary, const std::string& dir, int size,
+                                int attempt, int64_t deadline_ms, bool* retry) {
+  std::mt19937 rng(std::random_device{}());
+  // Below the Linux ephemeral range (32768+), so client sockets rarely hold these ports.
+  std::uniform_int_distribution<int> pick(20000, 32000);
+  nodes_.clear();
+  std::string routes;
+  for (int i = 0; i < size; ++i) {
+    auto node = std::make_unique<Node>();
+    node->dir = dir + "/" + NodeName(static_cast<size_t>(i));
+    std::error_code ec;
+    std::filesystem::create_directories(node->dir, ec);
+    if (ec) return "cannot create " + node->dir + ": " + ec.message();
+    bool is_new = false;
+    while (!is_new) {
+      node->route_port = pick(rng);
+      is_new = true;
+      for (const auto& other : nodes_) is_new = is_new && other->route_port != node->route_port;
+    }
+    routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") +
+              std::to_string(node->route_port);
+    nodes_.push_back(std::move(node));
+  }
+  // A name of its own: a route that reaches another test's cluster is refused, not merged.
+  std::string cluster_name = "rng-" + RandomHex(8);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& node = *nodes_[i];
+    std::vector<std::string> argv = {binary,
+                                     "-a",
+                                     "127.0.0.1",
+                                     "-p",
+                                     "-1",
+                                     "-js",
+                                     "-sd",
+                                     node.dir,
+                                     "--ports_file_dir",
+                                     node.dir,
+                                     "--server_name",
+                                     NodeName(i),
+                                     "--cluster_name",
+                                     cluster_name,
+                                     "--cluster",
+                                     "nats://127.0.0.1:" + std::to_string(node.route_port),
+                                     "--routes",
+                                     routes};
+    std::string log = node.dir + "/nats-server-" + std::to_string(attempt) + ".log";
+    std::string err = node.process.Spawn(argv, log);
+    if (!err.empty()) return err;
+  }
+  // Client ports, then JetStream: every node answers $JS.API.INFO once a meta leader exists.
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& node = *nodes_[i];
+    while (true) {
+      if (node.process.HasExited()) {
+        std::string log = node.process.LogTail();
+        *retry = log.find("address already in use") != std::string::npos;
+        return NodeName(i) + " exited during start-up:\n" + log;
+      }
+      if (node.port == 0) {
+        std::string file = FindPortsFile(node.dir, node.process.pid());
+        if (!file.empty()) node.port = PortFromPortsFile(ReadFile(file));
+      }
+      if (node.port != 0 && Answers(node.port, "INFO ", 1000)) break;
+      if (MonotonicMs() >= deadline_ms) return NodeName(i) + " did not accept connections";
+      SleepMs(10);
+    }
+  }
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    while (true) {
+      std::optional<std::string> info = NatsRequest(nodes_[i]->port, "$JS.API.INFO", "", 1000);
+      if (info && info->find("\"error\"") == std::string::npos) break;
+      if (MonotonicMs() >= deadline_ms) {
+        return NodeName(i) + ": JetStream not ready in time (" + info.value_or("no answer") +
+               ")\n" + nodes_[i]->process.LogTail();
+      }
+      SleepMs(50);
+    }
+  }
+  // $JS.API.INFO answers before the meta group knows every peer, and until it does a stream
+  // with one replica per node fails with "no suitable peers for placement". A probe stream
+  // that can be placed proves the cluster ready for the tests' buckets.
+  if (nodes_.size() > 1) {
+    std::string config = "{\"name\":\"rng_probe\",\"subjects\":[\"rng.probe\"],"
+                         "\"storage\":\"memory\",\"num_replicas\":" +
+                         std::to_string(nodes_.size()) + "}";
+    std::string last;
+    while (true) {
+      std::optional<std::string> created =
+          NatsRequest(nodes_[0]->port, "$JS.API.STREAM.CREATE.rng_probe", config, 2000);
+      if (created && created->find("\"error\"") == std::string::npos) break;
+      last = created.value_or("no answer");
+      if (MonotonicMs() >= deadline_ms) return "cluster not ready for replicated streams: " + last;
+      SleepMs(100);
+    }
+    NatsRequest(nodes_[0]->port, "$JS.API.STREAM.DELETE.rng_probe", "", 2000);
+  }
+  return {};
+}
+
 // --- Gateway ----------------------------------------------------------------------------------
 
 std::string Gateway::Start(const GatewayOptions& options, const std::string& dir) {

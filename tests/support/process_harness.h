@@ -7,6 +7,8 @@
 //   NatsServer   `nats-server -a 127.0.0.1 -p -1 -js -sd <dir> --ports_file_dir <dir>`; the
 //                port comes from the ports file, readiness from a TCP poll that reads the
 //                server's INFO line. Kill(signal) and Restart() on the same port and store.
+//   NatsCluster  N such servers clustered (routes, JetStream on each, a store per node).
+//   NatsRequest  one request/reply over the raw NATS protocol (JetStream API calls).
 //   Gateway      redis-nats-gateway with --port 0 --port-file <dir>/gateway.port.
 //   RedisServer  redis-server 7.0. It cannot report a port it picked itself, so the harness
 //                tries random high ports and retries when the server does not come up (the
@@ -24,6 +26,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -122,6 +126,63 @@ class NatsServer {
   std::string dir_;
   int port_ = 0;
   int launches_ = 0;
+};
+
+// One request over the raw NATS client protocol on 127.0.0.1:port: CONNECT, SUB on a private
+// inbox, PUB with that reply subject, then the first answer. Returns the answer's payload, or
+// nullopt on a connection error or when nothing answers within timeout_ms. *header_status, if
+// given, gets the answer's header status (503 for "no responders"; 0 without one). Blocks.
+std::optional<std::string> NatsRequest(int port, const std::string& subject,
+                                       const std::string& payload, int timeout_ms,
+                                       int* header_status = nullptr);
+
+// A JetStream cluster of nats-servers on loopback, like the failover tests in issue 8 need.
+// Node i (0-based) is named "n<i+1>" and runs `nats-server -a 127.0.0.1 -p -1 -js` with its
+// own store and ports file in <dir>/n<i+1>, cluster name unique to this cluster, and routes to
+// every node. Client ports come from the ports files. Route ports cannot: every node must be
+// told every other node's route port before it starts (JetStream refuses a clustered start
+// without configured routes), so they are random high ports, and a start where a node could
+// not listen (the port was taken) is retried on new ports, as RedisServer does.
+// Start() returns once every node accepts clients and answers $JS.API.INFO (a JetStream meta
+// leader was elected), so streams can be created at once.
+class NatsCluster {
+ public:
+  NatsCluster() = default;
+  ~NatsCluster() { Stop(); }
+  NatsCluster(const NatsCluster&) = delete;
+  NatsCluster& operator=(const NatsCluster&) = delete;
+
+  // Returns an error message or empty. `dir` must exist.
+  std::string Start(const std::string& binary, const std::string& dir, int size = 3,
+                    int timeout_ms = 30000);
+  // Sends `sig` to node i and reaps it (SIGKILL: a crash).
+  void Kill(size_t node, int sig);
+  void Stop();
+
+  size_t size() const { return nodes_.size(); }
+  int port(size_t node) const { return nodes_[node]->port; }
+  std::string url(size_t node) const;
+  // Every node's client URL, comma-separated, `first` (if < size()) first: what --nats takes.
+  std::string urls(size_t first = static_cast<size_t>(-1)) const;
+  static std::string NodeName(size_t node) { return "n" + std::to_string(node + 1); }
+  // The index of the node with server name `name`, or -1.
+  int NodeIndex(const std::string& name) const;
+  bool IsRunning(size_t node) { return !nodes_[node]->process.HasExited(); }
+  std::string LogTail(size_t node, size_t bytes = 4000) const {
+    return nodes_[node]->process.LogTail(bytes);
+  }
+
+ private:
+  struct Node {
+    ChildProcess process;
+    std::string dir;
+    int port = 0;
+    int route_port = 0;
+  };
+  std::string Launch(const std::string& binary, const std::string& dir, int size, int attempt,
+                     int64_t deadline_ms, bool* retry);
+
+  std::vector<std::unique_ptr<Node>> nodes_;
 };
 
 struct GatewayOptions {

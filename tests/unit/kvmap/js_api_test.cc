@@ -282,5 +282,74 @@ TEST(ParseNatsTimestamp, NonDigitFieldsAreRejected) {
   EXPECT_FALSE(ParseNatsTimestamp("2023-0x-02T03:04:05Z").has_value());
 }
 
+// --- leader reads ($JS.API.STREAM.MSG.GET), answers as nats-server 2.9.10 sends them ---
+
+TEST(BuildLastBySubjectRequest, AsksForTheLastMessageOnTheSubject) {
+  EXPECT_EQ(BuildLastBySubjectRequest("$KV.redis.user.1"),
+            R"({"last_by_subj":"$KV.redis.user.1"})");
+}
+
+TEST(ParseStreamMsgGet, MessageGivesEntryLikeADirectGet) {
+  // hdrs: "NATS/1.0\r\nRedis-Event: set\r\n\r\n", data: "1"
+  GetResult r = ParseStreamMsgGet(
+      R"({"type":"io.nats.jetstream.api.v1.stream_msg_get_response","message":{"subject":)"
+      R"("$KV.cx.user.1","seq":7,"hdrs":"TkFUUy8xLjANClJlZGlzLUV2ZW50OiBzZXQNCg0K","data":"MQ==",)"
+      R"("time":"2023-01-02T03:04:05.5Z"}})");
+  ASSERT_EQ(r.status, KvStatus::kOk) << r.detail;
+  EXPECT_EQ(r.entry.key, "user.1");
+  EXPECT_EQ(r.entry.value, "1");
+  EXPECT_EQ(r.entry.revision, 7u);
+  EXPECT_EQ(r.entry.timestamp_ns, 1672628645LL * 1'000'000'000 + 500'000'000);
+  EXPECT_EQ(r.entry.op, EntryOp::kPut);
+  ASSERT_EQ(r.entry.headers.size(), 1u);
+  EXPECT_EQ(r.entry.headers[0], Header("Redis-Event", "set"));
+}
+
+TEST(ParseStreamMsgGet, DeleteMarkerWithoutDataKeepsOnlyWritableHeaders) {
+  // hdrs: Redis-Event: del, KV-Operation: DEL, Nats-Expected-Last-Subject-Sequence: 4953,
+  // Nats-Msg-Id: b637a4ed0cdb12bd-1; no "data" field at all.
+  GetResult r = ParseStreamMsgGet(
+      R"({"type":"io.nats.jetstream.api.v1.stream_msg_get_response","message":{"subject":)"
+      R"("$KV.cx.k1","seq":5002,"hdrs":"TkFUUy8xLjANClJlZGlzLUV2ZW50OiBkZWwNCktWLU9wZXJhdGlvbjog)"
+      R"(REVMDQpOYXRzLUV4cGVjdGVkLUxhc3QtU3ViamVjdC1TZXF1ZW5jZTogNDk1Mw0KTmF0cy1Nc2ctSWQ6IGI2Mzdh)"
+      R"(NGVkMGNkYjEyYmQtMQ0KDQo=","time":"2026-12-06T15:33:40.523233063Z"}})");
+  ASSERT_EQ(r.status, KvStatus::kOk) << r.detail;
+  EXPECT_TRUE(r.entry.is_marker());
+  EXPECT_EQ(r.entry.op, EntryOp::kDelete);
+  EXPECT_EQ(r.entry.value, "");
+  EXPECT_EQ(r.entry.revision, 5002u);
+  ASSERT_EQ(r.entry.headers.size(), 1u);
+  EXPECT_EQ(r.entry.headers[0].first, "Redis-Event");
+}
+
+TEST(ParseStreamMsgGet, BinaryPayloadRoundTrips) {
+  // data: bytes 00 ff 0d 0a 22 5c (base64 "AP8NCiJc")
+  GetResult r = ParseStreamMsgGet(
+      R"({"message":{"subject":"$KV.b.k","seq":1,"data":"AP8NCiJc",)"
+      R"("time":"2023-01-02T03:04:05Z"}})");
+  ASSERT_EQ(r.status, KvStatus::kOk) << r.detail;
+  EXPECT_EQ(r.entry.value, std::string("\x00\xff\r\n\"\\", 6));
+  EXPECT_TRUE(r.entry.headers.empty());
+}
+
+TEST(ParseStreamMsgGet, NoMessageIsNotFound) {
+  GetResult r = ParseStreamMsgGet(
+      R"({"type":"io.nats.jetstream.api.v1.stream_msg_get_response","error":{"code":404,)"
+      R"("err_code":10037,"description":"no message found"}})");
+  EXPECT_EQ(r.status, KvStatus::kNotFound);
+}
+
+TEST(ParseStreamMsgGet, OtherErrorsAndGarbageAreInternal) {
+  EXPECT_EQ(ParseStreamMsgGet(R"({"error":{"code":503,"err_code":10039,"description":"x"}})")
+                .status,
+            KvStatus::kInternal);
+  EXPECT_EQ(ParseStreamMsgGet("").status, KvStatus::kInternal);
+  EXPECT_EQ(ParseStreamMsgGet(R"({"message":{"subject":"$KV.b.k","data":"MQ=="}})").status,
+            KvStatus::kInternal);  // no seq
+  EXPECT_EQ(ParseStreamMsgGet(R"({"message":{"subject":"$KV.b.k","seq":1,"data":"M!=="}})")
+                .status,
+            KvStatus::kInternal);  // not base64
+}
+
 }  // namespace
 }  // namespace kvmap
