@@ -95,7 +95,9 @@ void ReadKeys(Call& call, const std::vector<std::pair<int, std::string>>& keys,
     const auto& [db, key] = keys[i];
     call.backend().Get(
         call.server().BucketFor(db), kvmap::EncodeKey(key),
-        call.Bind<kvmap::GetResult>([reads, i, db, key, done](Call& c, kvmap::GetResult r) {
+        // db = db, key = key: clang 14 cannot capture structured bindings by name.
+        call.Bind<kvmap::GetResult>([reads, i, db = db, key = key, done](Call& c,
+                                                                         kvmap::GetResult r) {
           if (reads->has_failed) return;
           if (r.status != KvStatus::kOk && r.status != KvStatus::kNotFound) {
             reads->has_failed = true;
