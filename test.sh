@@ -6,7 +6,10 @@
 # Everything CI runs, in order:
 #   1. scripts/deps.sh (missing Debian packages) and ioredis into tests/integration/node;
 #   2. RelWithDebInfo build in build/test: ctest -L unit (-j2), then ctest -L integration;
-#   3. ASan+UBSan build in build/asan: the same unit and integration tests under the sanitizers.
+#   3. ASan+UBSan build in build/asan: the same unit and integration tests under the sanitizers;
+#   4. a short, bounded libFuzzer run of every fuzz target (tests/fuzz/run.sh, clang);
+#   5. ThreadSanitizer build in build/tsan: unit tests and the C++ integration tests
+#      (scripts/tsan.sh).
 # Prints a summary and exits non-zero if any step failed. A failed build skips its own tests
 # but the later phases still run, so one run shows everything that is broken.
 #
@@ -14,6 +17,8 @@
 #   CI=true          tests that need nats-server fail instead of skipping (RNG_REQUIRE_NATS=1).
 #   JOBS             parallel build jobs (default 2).
 #   RNG_TEST_ASAN=0  skip the sanitizer phase (local use only; CI always runs it).
+#   RNG_TEST_FUZZ=0, RNG_TEST_TSAN=0  skip the fuzz or TSan phase (local use only, as above).
+#   FUZZ_SECONDS     seconds per fuzz target (default 15 here).
 #   CTEST_TIMEOUT    per-test timeout in seconds for tests without their own (default 300).
 set -euo pipefail
 
@@ -165,6 +170,19 @@ else
   else
     skip "build/asan: ctest" "build failed"
   fi
+fi
+
+if [[ "${RNG_TEST_FUZZ:-1}" == 0 && "${CI:-}" != true ]]; then
+  skip "fuzz (libFuzzer)" "RNG_TEST_FUZZ=0"
+else
+  FUZZ_SECONDS="${FUZZ_SECONDS:-15}" step "fuzz (libFuzzer, bounded)" "$ROOT/tests/fuzz/run.sh" ||
+    true
+fi
+
+if [[ "${RNG_TEST_TSAN:-1}" == 0 && "${CI:-}" != true ]]; then
+  skip "build/tsan" "RNG_TEST_TSAN=0"
+else
+  step "build/tsan (ThreadSanitizer)" "$ROOT/scripts/tsan.sh" || true
 fi
 
 summary
