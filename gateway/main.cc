@@ -274,6 +274,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "redis-nats-gateway: %s\n", acl_err.c_str());
       read_cache.reset();
       backend.reset();
+      uv_run(loop, UV_RUN_NOWAIT);  // lets the closed sockets' close callbacks free them
       return 1;
     }
   }
@@ -284,6 +285,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "redis-nats-gateway: %s\n", listen_err.c_str());
     read_cache.reset();  // wraps the backend: goes first
     backend.reset();
+    uv_run(loop, UV_RUN_NOWAIT);  // lets the closed sockets' close callbacks free them
     return 1;
   }
   config.port = server.bound_port();  // INFO tcp_port and CONFIG GET port report the real one

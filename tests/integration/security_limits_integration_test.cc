@@ -129,6 +129,8 @@ TEST_F(AclFileTest, ABadFileStopsStartUpWithTheLine) {
   EXPECT_NE(bad.LogTail().find(path + ":2: Error in applying operation '+@nosuch'"),
             std::string::npos)
       << bad.LogTail();
+  // Nothing else goes wrong on the way out (a sanitizer report would follow the message).
+  EXPECT_EQ(bad.LogTail().find("Sanitizer"), std::string::npos) << bad.LogTail();
 }
 
 // ---------------------------------------------------------------------------------------------
