@@ -386,14 +386,13 @@ AclDenial CheckAcl(const AclUser& user, const CommandSpec& spec, const resp::Req
     bool read = access == KeyAccess::kRead || access == KeyAccess::kWrite;
     bool write = access == KeyAccess::kWrite || access == KeyAccess::kBlindWrite;
     if (access == KeyAccess::kNone) read = true;  // e.g. TYPE-like lookups
-    int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
-    for (int i = spec.first_key; i <= last && i < argc; i += std::max(spec.key_step, 1)) {
-      std::string_view key = request.arg(static_cast<size_t>(i));
-      if (!user.CanAccessKey(key, read, write)) {
-        *object = std::string(key);
-        return AclDenial::kKey;
-      }
-    }
+    bool denied = false;
+    ForEachKeyIndex(spec, request.argc(), [&](size_t i) {
+      if (denied || user.CanAccessKey(request.arg(i), read, write)) return;
+      denied = true;
+      *object = std::string(request.arg(i));
+    });
+    if (denied) return AclDenial::kKey;
   }
   std::string_view name = spec.name;
   bool is_publish = name == "publish";

@@ -107,6 +107,18 @@ std::span<const CommandSpec> AllCommands();
 // description of the first problem. Run at start-up and by a unit test.
 std::string ValidateCommandTable();
 
+// Calls fn(i) for the index of every key argument of a call with argc arguments, from the
+// row's (first, last, step) triple; last < 0 counts from the end. Used by dispatch (ordering)
+// and by the ACL (key permissions).
+template <class F>
+void ForEachKeyIndex(const CommandSpec& spec, size_t argc, F&& fn) {
+  if (!spec.has_keys()) return;
+  int n = static_cast<int>(argc);
+  int last = spec.last_key < 0 ? n + spec.last_key : spec.last_key;
+  int step = spec.key_step > 0 ? spec.key_step : 1;
+  for (int i = spec.first_key; i <= last && i < n; i += step) fn(static_cast<size_t>(i));
+}
+
 // True when `arity` accepts argc arguments.
 constexpr bool ArityAccepts(int arity, size_t argc) {
   return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);

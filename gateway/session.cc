@@ -411,12 +411,9 @@ void Session::Dispatch(resp::Request request) {
   call->set_silent(TakeReplySilence() && !IsSubscriptionCommand(spec->name));
   call->set_access(access);
   call->set_barrier(spec->flags.has(CommandFlag::kBarrier));
-  if (spec->has_keys() && access != KeyAccess::kNone) {
-    int argc = static_cast<int>(call->argc());
-    int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
-    for (int i = spec->first_key; i <= last && i < argc; i += spec->key_step) {
-      call->mutable_keys().push_back(call->arg(static_cast<size_t>(i)));
-    }
+  if (access != KeyAccess::kNone) {
+    ForEachKeyIndex(*spec, call->argc(),
+                    [&](size_t i) { call->mutable_keys().push_back(call->arg(i)); });
   }
   call->set_keyed(!call->keys().empty() || call->is_barrier());
   if (call->is_keyed()) ++unfinished_keyed_;
@@ -631,8 +628,7 @@ bool Session::EnforceOutputLimit() {
                        "(%zu bytes pending)\n",
                static_cast<unsigned long long>(id_), peer_addr_.c_str(), pending);
   // The output is dropped, not flushed: a client that stopped reading would hold it forever.
-  Close();
-  transport_->CloseNow();
+  CloseSoon();
   return true;
 }
 
