@@ -4,7 +4,7 @@
 # ./test.sh
 #
 # Everything CI runs, in order:
-#   1. scripts/deps.sh (missing Debian packages) and ioredis into tests/integration/node;
+#   1. scripts/deps.sh (missing Debian packages) and ioredis and nats into tests/integration/node;
 #   2. RelWithDebInfo build in build/test: ctest -L unit (-j2), then ctest -L integration;
 #   3. ASan+UBSan build in build/asan: the same unit and integration tests under the sanitizers;
 #   4. a short, bounded libFuzzer run of every fuzz target (tests/fuzz/run.sh, clang);
@@ -151,7 +151,7 @@ run_tests() {
 }
 
 step "deps (apt)" "$ROOT/scripts/deps.sh" || true
-step "deps (npm ioredis)" install_node_deps || true
+step "deps (npm ioredis, nats)" install_node_deps || true
 
 if step "build/test (RelWithDebInfo)" build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
   run_tests "build/test" build/test

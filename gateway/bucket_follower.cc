@@ -7,6 +7,7 @@
 
 #include "kvmap/js_api.h"
 #include "kvmap/key_codec.h"
+#include "kvmap/object_codec.h"
 #include "kvmap/ttl.h"
 
 namespace gateway {
@@ -156,6 +157,7 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
   if (operation == "PURGE" && kvmap::FindHeaderValue(op.headers, "Nats-Rollup") == "all") {
     index_.ApplyFlush(stream_seq);  // a rollup written by another client
     markers_.clear();
+    objects_.clear();
     if (is_unreported) Report(op, key, kvmap::EntryOp::kFlush, false, stream_seq);
   } else if (operation == "PURGE" && key == kvmap::kFlushKey) {
     if (is_unreported) Report(op, key, kvmap::EntryOp::kFlush, false, stream_seq);
@@ -166,6 +168,7 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
       last_flush_seq_ = stream_seq;
       index_.Reset();
       markers_.clear();
+      objects_.clear();
       Start(stream_seq);
       return;
     }
@@ -173,6 +176,7 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
   } else if (operation == "DEL" || operation == "PURGE") {
     const bool was_live = is_unreported && IsLive(key);
     index_.ApplyDelete(key, stream_seq);
+    objects_.erase(std::string(key));
     markers_.push_back(Marker{kvmap::NowUnixMs(), std::string(key), stream_seq});
     if (is_unreported) {
       Report(op, key, operation == "DEL" ? kvmap::EntryOp::kDelete : kvmap::EntryOp::kPurge,
@@ -189,6 +193,12 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
     }
     const bool was_live = is_unreported && IsLive(key);
     index_.ApplyPut(key, stream_seq, deadline);
+    std::string_view object = kvmap::FindHeaderValue(op.headers, kvmap::kHdrObject);
+    if (object.empty()) {
+      if (!objects_.empty()) objects_.erase(std::string(key));
+    } else if (auto ref = kvmap::ParseObjectRef(object)) {
+      objects_[std::string(key)] = std::move(ref->nuid);
+    }
     if (is_unreported) Report(op, key, kvmap::EntryOp::kPut, was_live, stream_seq);
   }
 }

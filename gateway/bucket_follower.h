@@ -29,6 +29,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "kvmap/keyspace_index.h"
@@ -81,6 +82,9 @@ class BucketFollower {
   void WhenApplied(uint64_t seq, std::function<void(bool)> cb);
 
   const kvmap::KeyspaceIndex& index() const { return index_; }
+  // Keys whose last entry is an Object Store pointer, with the object's nuid (the sweeper of
+  // gateway/object_store.h keeps every object named here).
+  const std::unordered_map<std::string, std::string>& objects() const { return objects_; }
   const std::string& bucket() const { return bucket_; }
   bool is_running() const { return sid_ != 0; }
   // Running, and the history present at its last (re)start is applied: every change from now
@@ -104,6 +108,7 @@ class BucketFollower {
   Host* host_;
   std::string bucket_;
   kvmap::KeyspaceIndex index_;
+  std::unordered_map<std::string, std::string> objects_;  // key -> nuid
   uint64_t sid_ = 0;
   std::string deliver_subject_;
   uint64_t expected_consumer_seq_ = 1;

@@ -197,6 +197,12 @@ const std::vector<Param>& Params() {
       {"aclfile", [](const Config& c) { return c.aclfile; }, nullptr},
       // Fixed at start-up (--read-cache): the cache wraps the backend before any client.
       {"read-cache", [](const Config& c) { return std::to_string(c.read_cache_bytes); }, nullptr},
+      {"object-threshold", [](const Config& c) { return std::to_string(c.object_threshold); },
+       nullptr},
+      {"object-grace-ms", [](const Config& c) { return std::to_string(c.object_grace_ms); },
+       nullptr},
+      {"object-sweep-ms", [](const Config& c) { return std::to_string(c.object_sweep_ms); },
+       nullptr},
       // Shared by every gateway: CONFIG SET validates it here, on its copy of the
       // configuration, then stores it in the config bucket (KeyspaceNotifier::Set).
       {"notify-keyspace-events",
@@ -425,6 +431,11 @@ std::string FlagsUsage() {
          "  --nats-timeout-ms N       deadline of one NATS operation (default 2000)\n"
          "  --maxclients N            (default 10000)\n"
          "  --marker-grace-ms N       purge delete markers after N ms (default 60000)\n"
+         "  --object-threshold SIZE   values larger than this go to the NATS Object Store\n"
+         "                            (default: the server's max_payload minus 4 KiB)\n"
+         "  --object-grace-ms N       keep unreferenced object chunks N ms (default 60000)\n"
+         "  --object-sweep-ms N       look for orphaned objects every N ms (default 30000;\n"
+         "                            0 never)\n"
          "  --rmw-coalescing yes|no   one CAS per round for concurrent read-modify-writes\n"
          "                            of one key (default yes)\n"
          "  --pubsub-prefix SUBJECT   NATS subject prefix of Redis channels (default\n"
@@ -565,6 +576,18 @@ std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) 
       auto v = integer(0, 86'400'000);
       if (!v) return bad();
       config->marker_grace_ms = *v;
+    } else if (flag == "--object-threshold") {
+      auto v = ParseMemory(value);
+      if (!v || *v < 0) return bad();
+      config->object_threshold = *v;
+    } else if (flag == "--object-grace-ms") {
+      auto v = integer(0, 86'400'000);
+      if (!v) return bad();
+      config->object_grace_ms = *v;
+    } else if (flag == "--object-sweep-ms") {
+      auto v = integer(0, 86'400'000);
+      if (!v) return bad();
+      config->object_sweep_ms = *v;
     } else if (flag == "--maxclients") {
       auto v = integer(1, 1000000);
       if (!v) return bad();

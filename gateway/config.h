@@ -60,6 +60,12 @@ struct Config {
   std::string log_level = "info";
   int64_t maxclients = 10000;
   int64_t marker_grace_ms = 60000;  // delete markers are purged after this grace period
+  // Large values (gateway/object_store.h): values above object_threshold bytes go to the Object
+  // Store (0: the server's max_payload minus room for headers); unreferenced chunks are removed
+  // after object_grace_ms by a sweeper that runs every object_sweep_ms (0: never).
+  int64_t object_threshold = 0;
+  int64_t object_grace_ms = 60000;
+  int64_t object_sweep_ms = 30000;
   // Concurrent read-modify-writes of one key share one CAS per round (commands/rmw.cc); off
   // only to measure the difference (bench/e2e/hotkey.sh).
   bool rmw_coalescing = true;

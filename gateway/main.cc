@@ -18,6 +18,7 @@
 #include "gateway/embedded_nats.h"
 #include "gateway/loop_bridge.h"
 #include "gateway/nats_wire_backend.h"
+#include "gateway/object_store.h"
 #include "gateway/server.h"
 #include "gateway/server_context.h"
 #include "kvmap/nats_auth.h"
@@ -228,7 +229,21 @@ int main(int argc, char** argv) {
   }
   kvmap::KvBackend* commands_backend = backend.get();
   if (read_cache) commands_backend = read_cache.get();
+  // Large values go to the Object Store (wire client only: it provides the raw JetStream access
+  // the layer needs). Wraps the cache, so the cache holds pointers, never whole large values.
+  std::unique_ptr<gateway::ObjectLayer> objects;
+  if (wire != nullptr) {
+    gateway::ObjectStoreOptions object_options;
+    object_options.threshold = static_cast<size_t>(config.object_threshold);
+    object_options.grace_ms = config.object_grace_ms;
+    object_options.sweep_ms = config.object_sweep_ms;
+    object_options.replicas = config.replicas;
+    objects = std::make_unique<gateway::ObjectLayer>(commands_backend, &executor, object_options);
+    objects->AddBucket(config.BucketFor(0));
+    commands_backend = objects.get();
+  }
   gateway::ServerContext context(&config, commands_backend);
+  context.set_objects(objects.get());
   context.set_executor(&executor);
   context.set_defer_flushes(true);
   context.set_timer([loop, &context](int64_t delay_ms, std::function<void()> fn) {
@@ -283,7 +298,8 @@ int main(int argc, char** argv) {
   std::string listen_err = server.Listen();
   if (!listen_err.empty()) {
     std::fprintf(stderr, "redis-nats-gateway: %s\n", listen_err.c_str());
-    read_cache.reset();  // wraps the backend: goes first
+    objects.reset();     // wraps the cache and the backend: goes first
+  read_cache.reset();  // wraps the backend
     backend.reset();
     uv_run(loop, UV_RUN_NOWAIT);  // lets the closed sockets' close callbacks free them
     return 1;
@@ -342,6 +358,9 @@ int main(int argc, char** argv) {
         // does over its clients.
         static int ticks = 0;
         if (++ticks % 10 == 0) context->CloseIdleClients(std::chrono::steady_clock::now());
+        if (context->objects() != nullptr) {
+          context->objects()->Tick(static_cast<int64_t>(uv_now(t->loop)));
+        }
       },
       100, 100);
 

@@ -604,6 +604,15 @@ void NatsWireBackend::CompleteMessage(const kvmap::NatsOp& op) {
     case OpKind::kApi:
       p.api_cb(status == 503 ? KvStatus::kUnavailable : KvStatus::kOk, status, op.payload);
       return;
+    case OpKind::kRaw: {
+      kvmap::StreamReply r;
+      r.status = KvStatus::kOk;
+      r.code = status;
+      r.headers = op.headers;
+      r.payload = op.payload;
+      p.raw_cb(r);
+      return;
+    }
     case OpKind::kWrite: {
       kvmap::WriteResult r;
       if (status == 503) {
@@ -612,7 +621,7 @@ void NatsWireBackend::CompleteMessage(const kvmap::NatsOp& op) {
       } else {
         r = kvmap::ParsePubAck(op.payload);
       }
-      if (r.status == KvStatus::kOk) {
+      if (r.status == KvStatus::kOk && !p.bucket.empty()) {
         uint64_t& acked = last_acked_[p.bucket];
         if (r.revision > acked) acked = r.revision;
       }
@@ -702,6 +711,13 @@ void NatsWireBackend::PostFailure(Pending p, KvStatus status, const std::string&
       case OpKind::kApi:
         p.api_cb(status, 0, {});
         break;
+      case OpKind::kRaw: {
+        kvmap::StreamReply r;
+        r.status = status;
+        r.detail = detail;
+        p.raw_cb(r);
+        break;
+      }
     }
   });
 }
@@ -726,6 +742,13 @@ void NatsWireBackend::FailPending(Pending& p, KvStatus write_status, KvStatus re
     case OpKind::kApi:
       p.api_cb(read_status, 0, {});
       break;
+    case OpKind::kRaw: {
+      kvmap::StreamReply r;
+      r.status = read_status;
+      r.detail = detail;
+      p.raw_cb(r);
+      break;
+    }
   }
 }
 
@@ -1062,6 +1085,58 @@ void NatsWireBackend::Bus::WhenBacklogBelow(size_t bytes, std::function<void()> 
     return;
   }
   b.backlog_waiters_.emplace_back(bytes, std::move(cb));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw JetStream access (the Object Store)
+
+void NatsWireBackend::Streams::PublishAcked(std::string_view subject,
+                                            const kvmap::Headers& headers,
+                                            std::string_view payload,
+                                            std::function<void(kvmap::WriteResult)> cb) {
+  NatsWireBackend& b = *owner_;
+  Pending p{OpKind::kWrite, nullptr, std::move(cb), nullptr, {}};
+  if (b.state_ != State::kConnected) {
+    b.PostFailure(std::move(p), KvStatus::kUnavailable, "not connected to NATS");
+    return;
+  }
+  size_t size = payload.size() + (headers.empty() ? 0 : kvmap::HeaderBlockSize(headers));
+  if (static_cast<int64_t>(size) > b.max_payload_) {
+    b.PostFailure(std::move(p), KvStatus::kTooLarge, "message exceeds the server's max_payload");
+    return;
+  }
+  uint64_t token = b.Register(std::move(p));
+  std::string reply = b.inbox_prefix_ + std::to_string(token);
+  if (headers.empty()) {
+    kvmap::AppendPub(&b.out_, subject, reply, payload);
+  } else {
+    kvmap::AppendHpub(&b.out_, subject, reply, headers, payload);
+  }
+  if (b.out_.size() >= kFlushThreshold) b.FlushOutput();
+}
+
+void NatsWireBackend::Streams::Request(std::string_view subject, std::string_view body,
+                                       kvmap::StreamReplyCallback cb) {
+  NatsWireBackend& b = *owner_;
+  Pending p{OpKind::kRaw, nullptr, nullptr, nullptr, {}};
+  p.raw_cb = std::move(cb);
+  if (b.state_ != State::kConnected) {
+    b.PostFailure(std::move(p), KvStatus::kUnavailable, "not connected to NATS");
+    return;
+  }
+  uint64_t token = b.Register(std::move(p));
+  std::string reply = b.inbox_prefix_ + std::to_string(token);
+  kvmap::AppendPub(&b.out_, subject, reply, body);
+  if (b.out_.size() >= kFlushThreshold) b.FlushOutput();
+}
+
+bool NatsWireBackend::ForEachObjectRef(
+    const std::string& bucket,
+    const std::function<void(std::string_view key, std::string_view nuid)>& fn) {
+  auto it = followers_.find(bucket);
+  if (!IsFollowing(bucket) || it == followers_.end()) return false;
+  for (const auto& [key, nuid] : it->second->objects()) fn(key, nuid);
+  return true;
 }
 
 }  // namespace gateway

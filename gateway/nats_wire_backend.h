@@ -101,6 +101,10 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
     change_observer_ = std::move(observer);
   }
   kvmap::MessageBus* bus() override { return &bus_; }
+  kvmap::StreamClient* streams() override { return &streams_; }
+  bool ForEachObjectRef(
+      const std::string& bucket,
+      const std::function<void(std::string_view key, std::string_view nuid)>& fn) override;
 
   kvmap::NatsBackendStats stats() const;
   std::string connected_url() const { return is_connected() ? current_url_ : std::string(); }
@@ -111,7 +115,7 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
 
  private:
   enum class State : uint8_t { kIdle, kConnecting, kHandshake, kConnected, kStopped };
-  enum class OpKind : uint8_t { kGet, kWrite, kApi };
+  enum class OpKind : uint8_t { kGet, kWrite, kApi, kRaw };
   using ApiCallback = std::function<void(kvmap::KvStatus, int status, std::string_view payload)>;
   struct Pending {
     OpKind kind;
@@ -120,6 +124,7 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
     ApiCallback api_cb;
     std::string bucket;  // writes: to record the acknowledged sequence per bucket
     bool is_leader_get = false;  // a get sent as $JS.API.STREAM.MSG.GET (JSON answer)
+    kvmap::StreamReplyCallback raw_cb;  // kRaw: the whole answer
   };
   struct Socket;  // one TCP connection attempt (its handle is freed in its close callback)
   struct ServerUrl {
@@ -195,6 +200,21 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
    private:
     NatsWireBackend* owner_;
   };
+  // Raw JetStream access (the Object Store) on this connection.
+  class Streams : public kvmap::StreamClient {
+   public:
+    explicit Streams(NatsWireBackend* owner) : owner_(owner) {}
+    void PublishAcked(std::string_view subject, const kvmap::Headers& headers,
+                      std::string_view payload, std::function<void(kvmap::WriteResult)> cb)
+        override;
+    void Request(std::string_view subject, std::string_view body,
+                 kvmap::StreamReplyCallback cb) override;
+    size_t max_payload() const override { return static_cast<size_t>(owner_->max_payload_); }
+    bool is_connected() const override { return owner_->is_connected(); }
+
+   private:
+    NatsWireBackend* owner_;
+  };
   struct BusSub {
     std::string subject;
     kvmap::MessageBus::MessageFn on_message;
@@ -262,6 +282,7 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
 
   kvmap::ChangeObserver change_observer_;
   Bus bus_{this};
+  Streams streams_{this};
   std::map<uint64_t, BusSub> bus_subs_;  // by sid
   // One entry per PING sent on the current connection, in order (PONGs come back in order).
   std::deque<std::function<void(kvmap::KvStatus)>> pong_waiters_;

@@ -29,6 +29,7 @@ namespace gateway {
 
 class Call;
 class Session;
+class ObjectLayer;
 struct RmwGroups;
 
 struct CommandStat {
@@ -66,6 +67,10 @@ class ServerContext {
   // Runs closures on the loop later (the backend's executor); set by the owner.
   kvmap::Executor* executor() { return executor_; }
   void set_executor(kvmap::Executor* executor) { executor_ = executor; }
+  // The large-value layer (gateway/object_store.h), or nullptr when values never spill (the
+  // nats.c client, unit tests with the fake backend).
+  ObjectLayer* objects() { return objects_; }
+  void set_objects(ObjectLayer* objects) { objects_ = objects; }
   ServerStats& stats() { return stats_; }
 
   // Bucket name of database `db` (cached).
@@ -133,6 +138,7 @@ class ServerContext {
   Config* config_;
   kvmap::KvBackend* backend_;
   kvmap::Executor* executor_ = nullptr;
+  ObjectLayer* objects_ = nullptr;
   ServerStats stats_;
   std::vector<std::string> bucket_names_;
   std::map<uint64_t, Session*> sessions_;

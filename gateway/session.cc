@@ -6,10 +6,26 @@
 #include <cstdio>
 
 #include "gateway/errors.h"
+#include "gateway/object_store.h"
 #include "gateway/server_context.h"
 
 namespace gateway {
 namespace {
+
+// A write carrying a value for the Object Store. Its KV entry is written only after the
+// chunks, so a later write of the connection could become visible first; such a write is a
+// barrier instead (DESIGN.md decision 1: effects become visible in the order they were sent).
+bool IsLargeWrite(const CommandSpec& spec, const Call& call) {
+  if (!spec.flags.has(CommandFlag::kWrite)) return false;
+  ObjectLayer* objects = const_cast<Call&>(call).server().objects();
+  if (objects == nullptr) return false;
+  size_t limit = objects->threshold();
+  if (limit == 0) return false;
+  for (size_t i = 1; i < call.argc(); ++i) {
+    if (call.arg(i).size() > limit) return true;
+  }
+  return false;
+}
 
 // True when two accesses of the same key by calls A (earlier) and B (later) must not overlap.
 bool Conflicts(KeyAccess a, KeyAccess b) {
@@ -78,6 +94,14 @@ void Call::Finish() {
     on_finish = nullptr;
     next();
   }
+}
+
+void Call::StreamFlush() {
+  if (session_->IsFront(this)) session_->RequestFlush();
+}
+
+size_t Call::StreamBacklog() const {
+  return reply_bytes_.size() + (session_->IsFront(this) ? session_->unsent_bytes() : 0);
 }
 
 void Call::ReplyOk() {
@@ -410,7 +434,7 @@ void Session::Dispatch(resp::Request request) {
   // (Un)subscribe confirmations are pushes in Redis 7.0: CLIENT REPLY does not silence them.
   call->set_silent(TakeReplySilence() && !IsSubscriptionCommand(spec->name));
   call->set_access(access);
-  call->set_barrier(spec->flags.has(CommandFlag::kBarrier));
+  call->set_barrier(spec->flags.has(CommandFlag::kBarrier) || IsLargeWrite(*spec, *call));
   if (access != KeyAccess::kNone) {
     ForEachKeyIndex(*spec, call->argc(),
                     [&](size_t i) { call->mutable_keys().push_back(call->arg(i)); });
@@ -496,6 +520,16 @@ void Session::CollectReplies(std::string* out) {
     if (!queue_.front()->is_silent()) out->append(queue_.front()->reply_bytes());
     queue_.pop_front();
   }
+  // A streaming reply at the front sends what it has so far.
+  if (!queue_.empty() && queue_.front()->is_streaming()) {
+    Call* front = queue_.front().get();
+    std::string& bytes = front->reply_bytes();
+    if (!bytes.empty()) {
+      if (!front->is_silent()) out->append(bytes);
+      front->add_streamed_bytes(bytes.size());
+      bytes.clear();
+    }
+  }
   // Room freed while requests wait in the input buffer: parse them now, since the client may
   // have nothing more to send that would wake us.
   if (was_full && queue_.size() < limits_.max_queued_calls && input_pos_ < input_end_) {
@@ -533,6 +567,21 @@ void Session::Flush() {
   }
   if (EnforceOutputLimit()) return;
   UpdateReadState();
+  // A streaming reply waiting for the output to drain resumes once it has.
+  if (!queue_.empty() && queue_.front()->has_drained_waiter() &&
+      queue_.front()->StreamBacklog() <= limits_.output_low_watermark) {
+    std::function<void()> resume = queue_.front()->TakeDrained();
+    resume();
+  }
+}
+
+void Session::RequestFlush() {
+  if (is_closing_) return;
+  if (is_in_flush_) {
+    needs_another_pass_ = true;
+  } else {
+    server_->ScheduleFlush(this);
+  }
 }
 
 void Session::DiscardTransaction() {
@@ -621,7 +670,12 @@ bool Session::EnforceOutputLimit() {
       soft_limit_since_.reset();
     }
   } else {
-    is_over = transport_->unsent_bytes() > limits_.output_hard_limit;
+    // With large values (the Object Store), room for one value of the largest size a client
+    // may store on top of the limit: a large MGET or GETEX is a single reply.
+    size_t room = server_->objects() != nullptr
+                      ? static_cast<size_t>(server_->config().proto_max_bulk_len)
+                      : 0;
+    is_over = transport_->unsent_bytes() > limits_.output_hard_limit + room;
   }
   if (!is_over) return false;
   std::fprintf(stderr, "client id=%llu addr=%s closed for overcoming of output buffer limits "
@@ -659,6 +713,9 @@ void Session::Close() {
   queued_push_bytes_ = 0;
   std::string().swap(out_);
   // Destroying the calls expires every completion's weak reference: late answers are dropped.
+  // A call something else still holds (a large SET's upload keeps its request alive) is marked
+  // done, so its completion is dropped too (Call::Bind skips finished calls).
+  for (auto& call : queue_) call->set_state(Call::State::kDone);
   queue_.clear();
   unfinished_keyed_ = 0;
 }

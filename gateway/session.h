@@ -134,6 +134,28 @@ class Call : public std::enable_shared_from_this<Call> {
   bool is_silent() const { return is_silent_; }
   void set_silent(bool v) { is_silent_ = v; }
 
+  // --- streamed replies (a large GET reads its value chunk by chunk: gateway/object_store.h)
+  // Lets bytes the handler appends to reply_bytes() before Finish() go out as soon as every
+  // earlier reply has, instead of all at the end. Not for a call another call runs (inside
+  // EXEC): its reply is collected whole.
+  bool CanStream() const { return !on_finish; }
+  void BeginStreaming() { is_streaming_ = true; }
+  bool is_streaming() const { return is_streaming_; }
+  // Has the bytes appended so far sent when this call is at the front of the queue.
+  void StreamFlush();
+  // Bytes of this reply not yet written to the socket: what it holds, plus the connection's
+  // unsent output once it is at the front.
+  size_t StreamBacklog() const;
+  // Runs `fn` once, when this call is at the front and its backlog has drained below the
+  // session's low watermark (the streaming handler resumes reading then).
+  void WhenDrained(std::function<void()> fn) { on_drained_ = std::move(fn); }
+  std::function<void()> TakeDrained() { return std::move(on_drained_); }
+  bool has_drained_waiter() const { return static_cast<bool>(on_drained_); }
+  // Bytes of this reply already handed to the connection (an error after that cannot be a
+  // reply any more: the connection must close).
+  size_t streamed_bytes() const { return streamed_bytes_; }
+  void add_streamed_bytes(size_t n) { streamed_bytes_ += n; }
+
  private:
   Session* session_;
   kvmap::KvBackend* backend_override_ = nullptr;
@@ -146,6 +168,9 @@ class Call : public std::enable_shared_from_this<Call> {
   bool is_keyed_ = false;
   bool is_push_ = false;
   bool is_silent_ = false;
+  bool is_streaming_ = false;
+  size_t streamed_bytes_ = 0;
+  std::function<void()> on_drained_;
   std::vector<std::string_view> keys_;  // views into request_
   std::string reply_bytes_;
   resp::ReplyWriter writer_;
@@ -187,6 +212,13 @@ class Session {
 
   // Called by a Call when it finishes.
   void OnCallFinished(Call* call);
+  // A streaming call appended reply bytes: flush with the batch (or now, inside a flush).
+  void RequestFlush();
+  // True when `call` is at the front of the queue (its bytes go out next).
+  bool IsFront(const Call* call) const { return !queue_.empty() && queue_.front().get() == call; }
+  // Bytes handed to the transport and not yet written.
+  size_t unsent_bytes() const { return transport_->unsent_bytes(); }
+  const SessionLimits& limits() const { return limits_; }
 
   // Closes: drops every call (late completions are ignored), stops parsing.
   void Close();

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,6 +91,10 @@ struct WriteRequest {
   std::string_view bucket;
   std::string_view key;     // encoded
   std::string_view value;   // payload (ignored for markers)
+  // Keeps `value` valid after the call returns. A value large enough for the Object Store is
+  // written asynchronously (gateway/object_store.h): with an owner it is read in place, without
+  // one it is copied first.
+  std::shared_ptr<const void> value_owner;
   EntryOp op = EntryOp::kPut;
   Headers headers;          // only writable headers (IsWritableHeader); KV-Operation is added
                             // by the backend for markers
@@ -154,6 +159,36 @@ class MessageBus {
   virtual void WhenBacklogBelow(size_t bytes, std::function<void()> cb) = 0;
 };
 
+// A whole NATS message answering a request (the Object Store's chunk reads and API calls).
+// The views are valid only during the callback.
+struct StreamReply {
+  KvStatus status = KvStatus::kInternal;  // kOk when an answer came (whatever its Status)
+  int code = 0;                           // its Status header (404, 408, 503, ...) or 0
+  std::string_view headers;               // the raw header block, empty when none
+  std::string_view payload;
+  std::string detail;                     // why, when status is not kOk
+};
+using StreamReplyCallback = std::function<void(const StreamReply&)>;
+
+// Raw JetStream access on a backend's connection, for streams other than KV buckets (the
+// Object Store, DESIGN.md decision 9). Same threading and failure rules as KvBackend: calls on
+// the loop thread, callbacks posted or later, never inline; nothing is sent while disconnected.
+class StreamClient {
+ public:
+  virtual ~StreamClient() = default;
+  // Publishes to a stream subject and reports the PubAck. Any header may be given (Nats-Rollup,
+  // Nats-Msg-Id, ...). kTooLarge when the message exceeds max_payload().
+  virtual void PublishAcked(std::string_view subject, const Headers& headers,
+                            std::string_view payload, std::function<void(WriteResult)> cb) = 0;
+  // Publishes `body` with a reply subject and hands the whole answer to cb (kTimeout after the
+  // operation timeout, kUnavailable when not connected or the connection is lost first).
+  virtual void Request(std::string_view subject, std::string_view body,
+                       StreamReplyCallback cb) = 0;
+  // Largest message the server accepts (its max_payload).
+  virtual size_t max_payload() const = 0;
+  virtual bool is_connected() const = 0;
+};
+
 using GetCallback = std::function<void(GetResult)>;
 using WriteCallback = std::function<void(WriteResult)>;
 using BucketCallback = std::function<void(KvStatus, std::string detail)>;
@@ -208,6 +243,27 @@ class KvBackend {
   virtual void SetChangeObserver(ChangeObserver observer) { (void)observer; }
   // Core NATS pub/sub on this backend's connection, or nullptr when it has none.
   virtual MessageBus* bus() { return nullptr; }
+
+  // --- Large values (DESIGN.md decision 9; gateway/object_store.h) ---
+  // Like Get, but an entry whose value lives in the Object Store comes back as its pointer (an
+  // empty value with the Redis-Object header) instead of being read whole. For commands that
+  // need only the metadata (TYPE, TTL, DEL, EXPIRE, STRLEN) or read the value their own way
+  // (GET streams it, GETRANGE reads the chunks it needs). Backends that never spill: Get.
+  virtual void GetPointer(std::string_view bucket, std::string_view key, GetCallback cb) {
+    Get(bucket, key, std::move(cb));
+  }
+  // Raw JetStream access on this backend's connection, or nullptr when it has none.
+  virtual StreamClient* streams() { return nullptr; }
+  // Calls fn(key, nuid) for every key of `bucket` whose last entry is an Object Store pointer,
+  // as the bucket's follower sees it now. False (fn never called) when there is no follower
+  // that has caught up, so the caller cannot know which objects are referenced.
+  virtual bool ForEachObjectRef(
+      const std::string& bucket,
+      const std::function<void(std::string_view key, std::string_view nuid)>& fn) {
+    (void)bucket;
+    (void)fn;
+    return false;
+  }
 };
 
 }  // namespace kvmap

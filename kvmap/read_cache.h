@@ -75,6 +75,12 @@ class ReadCache : public KvBackend {
   size_t max_key_length() const override { return inner_->max_key_length(); }
   void SetChangeObserver(ChangeObserver observer) override { observer_ = std::move(observer); }
   MessageBus* bus() override { return inner_->bus(); }
+  StreamClient* streams() override { return inner_->streams(); }
+  bool ForEachObjectRef(
+      const std::string& bucket,
+      const std::function<void(std::string_view key, std::string_view nuid)>& fn) override {
+    return inner_->ForEachObjectRef(bucket, fn);
+  }
   bool IsFollowing(std::string_view bucket) const override { return inner_->IsFollowing(bucket); }
 
   const Stats& stats() const { return stats_; }

@@ -392,16 +392,21 @@ StrResult<IndexRange> ParseGetRangeArgs(std::string_view start, std::string_view
   return IndexRange{*s, *e};
 }
 
-std::string_view GetRange(std::string_view value, int64_t start, int64_t end) {
-  const auto len = static_cast<int64_t>(value.size());
-  if (start < 0 && end < 0 && start > end) return {};
+std::pair<uint64_t, uint64_t> GetRangeSpan(uint64_t size, int64_t start, int64_t end) {
+  const auto len = static_cast<int64_t>(size);
+  if (start < 0 && end < 0 && start > end) return {0, 0};
   if (start < 0) start = len + start;
   if (end < 0) end = len + end;
   if (start < 0) start = 0;
   if (end < 0) end = 0;
   if (end >= len) end = len - 1;
-  if (start > end || len == 0) return {};
-  return value.substr(static_cast<size_t>(start), static_cast<size_t>(end - start + 1));
+  if (start > end || len == 0) return {0, 0};
+  return {static_cast<uint64_t>(start), static_cast<uint64_t>(end - start + 1)};
+}
+
+std::string_view GetRange(std::string_view value, int64_t start, int64_t end) {
+  auto [offset, length] = GetRangeSpan(value.size(), start, end);
+  return value.substr(static_cast<size_t>(offset), static_cast<size_t>(length));
 }
 
 // ----------------------------------------------------------------------------- single bits

@@ -211,6 +211,8 @@ StrResult<IndexRange> ParseGetRangeArgs(std::string_view start, std::string_view
 // and start > end the result is empty; otherwise out-of-range indexes are clamped, so
 // GETRANGE "Hello" -100 -50 is "H". The view points into `value`.
 std::string_view GetRange(std::string_view value, int64_t start, int64_t end);
+// GETRANGE's offset and length within a value of `size` bytes (length 0: empty reply).
+std::pair<uint64_t, uint64_t> GetRangeSpan(uint64_t size, int64_t start, int64_t end);
 
 // ---------------------------------------------------------------------------------------------
 // SETBIT, GETBIT

@@ -105,7 +105,7 @@ bool ExpireConditionsHold(const ExpireState& st, std::optional<int64_t> current)
 }
 
 void ExpireOnBucket(Call& call, std::shared_ptr<ExpireState> st) {
-  ReadModifyWrite(
+  ReadModifyWriteMeta(
       call, kvmap::EncodeKey(call.arg(1)),
       [st](Call&, const kvmap::Entry* live) {
         RmwDecision d;
@@ -145,7 +145,7 @@ void ExpireGeneric(Call& call, const ExpireForm& form) {
 template <class F>
 void ReadLive(Call& call, F fn) {
   call.server().RunWithBucket(call, [fn](Call& c) {
-    c.backend().Get(c.bucket(), kvmap::EncodeKey(c.arg(1)),
+    c.backend().GetPointer(c.bucket(), kvmap::EncodeKey(c.arg(1)),
                     c.Bind<kvmap::GetResult>([fn](Call& c2, kvmap::GetResult r) {
                       if (r.status != KvStatus::kOk && r.status != KvStatus::kNotFound) {
                         c2.ReplyKvError(r.status, r.detail);
@@ -178,7 +178,7 @@ void TtlGeneric(Call& call, bool output_ms, bool output_absolute) {
 
 void PersistOnBucket(Call& call) {
   auto reply = std::make_shared<int64_t>(0);
-  ReadModifyWrite(
+  ReadModifyWriteMeta(
       call, kvmap::EncodeKey(call.arg(1)),
       [reply](Call&, const kvmap::Entry* live) {
         RmwDecision d;

@@ -50,7 +50,7 @@ void DelOnBucket(Call& call) {
   for (size_t i = 1; i < call.argc(); ++i) {
     // ReadModifyWrite replies a backend failure itself (finishing the call, so the other keys'
     // completions are dropped); `done` runs only for keys it settled.
-    ReadModifyWrite(
+    ReadModifyWriteMeta(
         call, kvmap::EncodeKey(call.arg(i)),
         [](Call&, const kvmap::Entry* live) {
           RmwDecision d;
@@ -71,7 +71,7 @@ void CountExisting(Call& call, bool count_stats) {
   auto fan = std::make_shared<FanOut>();
   fan->outstanding = call.argc() - 1;
   for (size_t i = 1; i < call.argc(); ++i) {
-    call.backend().Get(call.bucket(), kvmap::EncodeKey(call.arg(i)),
+    call.backend().GetPointer(call.bucket(), kvmap::EncodeKey(call.arg(i)),
                        call.Bind<kvmap::GetResult>([fan, count_stats](Call& c,
                                                                       kvmap::GetResult r) {
                          if (r.status == KvStatus::kOk || r.status == KvStatus::kNotFound) {

@@ -191,6 +191,19 @@ class TxnBackend : public kvmap::KvBackend {
   bool is_connected() const override { return base_->is_connected(); }
   size_t max_key_length() const override { return base_->max_key_length(); }
   kvmap::MessageBus* bus() override { return base_->bus(); }
+  kvmap::StreamClient* streams() override { return base_->streams(); }
+  bool ForEachObjectRef(
+      const std::string& bucket,
+      const std::function<void(std::string_view key, std::string_view nuid)>& fn) override {
+    return base_->ForEachObjectRef(bucket, fn);
+  }
+  void GetPointer(std::string_view bucket, std::string_view key, kvmap::GetCallback cb) override {
+    if (state_->has_conflict) {
+      Get(bucket, key, std::move(cb));  // fails at once
+      return;
+    }
+    base_->GetPointer(bucket, key, std::move(cb));
+  }
 
  private:
   struct State {

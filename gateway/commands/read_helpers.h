@@ -5,9 +5,12 @@
 // Thread: the loop thread.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+
+#include "kvmap/object_codec.h"
 
 namespace gateway {
 
@@ -21,5 +24,20 @@ void CountLookup(Call& call, bool is_found);
 // on a backend failure or a key of another type (WRONGTYPE). Counts the lookup.
 using ValueFn = std::function<void(Call& call, const std::string* value)>;
 void ReadStringOrReply(Call& call, std::string_view raw_key, ValueFn fn);
+
+// Like ReadStringOrReply, but a value that lives in the Object Store is not read: fn gets its
+// pointer (`object`, with `value` null) instead. For GET, GETRANGE and STRLEN, which stream,
+// read a range of, or only measure a large value.
+using PointerFn =
+    std::function<void(Call& call, const std::string* value, const kvmap::ObjectRef* object)>;
+void ReadStringPointerOrReply(Call& call, std::string_view raw_key, PointerFn fn);
+
+// Replies the bytes [offset, offset + length) of `object` as one bulk string, read chunk by
+// chunk. At the front of the connection's queue the reply is sent as it is read, and the reads
+// pause while the client has not taken what was sent (so the gateway holds a few chunks, not
+// the value). Finishes the call. A failure after bytes were sent closes the connection: the
+// reply cannot be completed and must not look complete.
+void ReplyObjectRange(Call& call, const kvmap::ObjectRef& object, uint64_t offset,
+                      uint64_t length);
 
 }  // namespace gateway

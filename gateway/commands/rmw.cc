@@ -48,6 +48,7 @@ struct Member {
   RmwDone done;
   RmwDecision decision;  // of the current attempt
   bool is_active = false;  // alive and decided in the current attempt
+  bool needs_value = true;  // false: a large value's pointer is enough (ReadModifyWriteMeta)
 };
 
 struct Group {
@@ -199,7 +200,11 @@ void GroupRead(const std::shared_ptr<Group>& g) {
     EndRound(g);
     return;
   }
-  g->backend->Get(g->bucket, g->key, [g](kvmap::GetResult r) {
+  // A large value is read whole only when a member looks at the value; commands that change
+  // only its TTL, or delete it, get the pointer and keep it (gateway/object_store.h).
+  bool needs_value = false;
+  for (const Member& m : g->round) needs_value = needs_value || m.needs_value;
+  auto on_read = [g](kvmap::GetResult r) {
     if (r.status != KvStatus::kOk && r.status != KvStatus::kNotFound) {
       FailRound(g, r.status, r.detail);
       return;
@@ -254,7 +259,12 @@ void GroupRead(const std::shared_ptr<Group>& g) {
     // A marker or an expired entry still holds the subject's last sequence: the CAS is on it.
     PrepareWrite(g, last, read_revision);
     GroupWrite(g);
-  });
+  };
+  if (needs_value) {
+    g->backend->Get(g->bucket, g->key, std::move(on_read));
+  } else {
+    g->backend->GetPointer(g->bucket, g->key, std::move(on_read));
+  }
 }
 
 // Sets the group's write from one decision (a create sent without reading first).
@@ -271,7 +281,7 @@ void PrepareWrite(const std::shared_ptr<Group>& g, const RmwDecision& d, uint64_
 }
 
 void JoinGroup(Call& call, std::string key, RmwDecide decide, RmwDone done,
-               std::optional<RmwDecision> create_first) {
+               std::optional<RmwDecision> create_first, bool needs_value) {
   const bool coalesce = call.server().config().rmw_coalescing;
   RmwGroups& groups = GroupsOf(call.server());
   GroupKey gk{&call.backend(), call.bucket(), key};
@@ -279,6 +289,7 @@ void JoinGroup(Call& call, std::string key, RmwDecide decide, RmwDone done,
   m.call = call.weak_from_this();
   m.decide = std::move(decide);
   m.done = std::move(done);
+  m.needs_value = needs_value;
   if (coalesce) {
     auto it = groups.in_flight.find(gk);
     if (it != groups.in_flight.end()) {
@@ -316,7 +327,12 @@ void JoinGroup(Call& call, std::string key, RmwDecide decide, RmwDone done,
 void ReadModifyWrite(Call& call, std::string encoded_key, RmwDecide decide, RmwDone done,
                      std::optional<RmwDecision> create_first) {
   JoinGroup(call, std::move(encoded_key), std::move(decide), std::move(done),
-            std::move(create_first));
+            std::move(create_first), /*needs_value=*/true);
+}
+
+void ReadModifyWriteMeta(Call& call, std::string encoded_key, RmwDecide decide, RmwDone done) {
+  JoinGroup(call, std::move(encoded_key), std::move(decide), std::move(done), std::nullopt,
+            /*needs_value=*/false);
 }
 
 kvmap::Headers KeepTtlHeaders(const kvmap::Entry* live) {

@@ -70,6 +70,12 @@ inline constexpr int64_t kResendWindowMs = 15000;
 void ReadModifyWrite(Call& call, std::string encoded_key, RmwDecide decide, RmwDone done,
                      std::optional<RmwDecision> create_first = std::nullopt);
 
+// ReadModifyWrite for commands that never look at the value (DEL, UNLINK, EXPIRE and its
+// kin, PERSIST): a large value is not read from the Object Store; `live` is its pointer (an
+// empty value whose headers include Redis-Object), and a put that keeps those headers keeps
+// the object. Backends that never spill: the same as ReadModifyWrite.
+void ReadModifyWriteMeta(Call& call, std::string encoded_key, RmwDecide decide, RmwDone done);
+
 // A decision that replies `text` as an error and writes nothing.
 inline RmwDecision ErrorDecision(std::string_view text) {
   RmwDecision d;

@@ -207,6 +207,7 @@ void SetStart(Call& call, std::shared_ptr<SetState> st) {
     w.bucket = call.bucket();
     w.key = st->key;
     w.value = call.arg(2);
+    w.value_owner = call.shared_from_this();  // a large value is read in place, not copied
     w.headers = ExpiryHeaders(st->expire_at_ms);
     w.headers.push_back(EventHeader(SetEvents(st->expire_at_ms)));
     call.backend().Write(w, call.Bind<kvmap::WriteResult>([](Call& c, kvmap::WriteResult r) {
@@ -447,14 +448,19 @@ KeyAccess GetExAccess(const resp::Request& request) {
 
 void CmdGet(Call& call) {
   call.server().RunWithBucket(call, [](Call& c) {
-    ReadStringOrReply(c, c.arg(1), [](Call& c2, const std::string* value) {
-      if (value) {
-        c2.reply().Bulk(*value);
-      } else {
-        c2.reply().Null();
-      }
-      c2.Finish();
-    });
+    ReadStringPointerOrReply(
+        c, c.arg(1), [](Call& c2, const std::string* value, const kvmap::ObjectRef* object) {
+          if (object) {
+            ReplyObjectRange(c2, *object, 0, object->size);  // streamed from the chunks
+            return;
+          }
+          if (value) {
+            c2.reply().Bulk(*value);
+          } else {
+            c2.reply().Null();
+          }
+          c2.Finish();
+        });
   });
 }
 

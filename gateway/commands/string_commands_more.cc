@@ -163,10 +163,13 @@ void CmdAppend(Call& call) { call.server().RunWithBucket(call, AppendOnBucket); 
 
 void CmdStrLen(Call& call) {
   call.server().RunWithBucket(call, [](Call& c) {
-    ReadStringOrReply(c, c.arg(1), [](Call& c2, const std::string* value) {
-      c2.reply().Integer(value ? static_cast<int64_t>(value->size()) : 0);
-      c2.Finish();
-    });
+    ReadStringPointerOrReply(
+        c, c.arg(1), [](Call& c2, const std::string* value, const kvmap::ObjectRef* object) {
+          // A large value's length is in its pointer: nothing is read.
+          uint64_t size = object ? object->size : value ? value->size() : 0;
+          c2.reply().Integer(static_cast<int64_t>(size));
+          c2.Finish();
+        });
   });
 }
 
@@ -178,10 +181,17 @@ void CmdGetRange(Call& call) {
   }
   const kvmap::IndexRange r = *range;
   call.server().RunWithBucket(call, [r](Call& c) {
-    ReadStringOrReply(c, c.arg(1), [r](Call& c2, const std::string* value) {
-      c2.reply().Bulk(value ? kvmap::GetRange(*value, r.start, r.end) : std::string_view());
-      c2.Finish();
-    });
+    ReadStringPointerOrReply(
+        c, c.arg(1), [r](Call& c2, const std::string* value, const kvmap::ObjectRef* object) {
+          if (object) {
+            // Only the chunks holding the range are read.
+            auto [offset, length] = kvmap::GetRangeSpan(object->size, r.start, r.end);
+            ReplyObjectRange(c2, *object, offset, length);
+            return;
+          }
+          c2.reply().Bulk(value ? kvmap::GetRange(*value, r.start, r.end) : std::string_view());
+          c2.Finish();
+        });
   });
 }
 
