@@ -252,12 +252,12 @@ int main(int argc, char** argv) {
       context.FlushScheduled();
     });
   });
-  context.backend_info().fields = [wire, natsc, cache = read_cache.get()] {
+  context.backend_info().fields = [wire, natsc, cache = read_cache.get(), objects = objects.get()] {
     kvmap::NatsBackendStats s = wire != nullptr ? wire->stats() : natsc->stats();
     bool connected = wire != nullptr ? wire->is_connected() : natsc->is_connected();
     std::string url = wire != nullptr ? wire->connected_url() : natsc->connected_url();
     kvmap::ReadCache::Stats c = cache != nullptr ? cache->stats() : kvmap::ReadCache::Stats{};
-    return std::vector<std::pair<std::string, std::string>>{
+    std::vector<std::pair<std::string, std::string>> fields{
         {"nats_client", wire != nullptr ? "wire" : "natsc"},
         {"nats_connected", connected ? "1" : "0"},
         {"nats_url", url},
@@ -277,6 +277,20 @@ int main(int argc, char** argv) {
         {"read_cache_evictions", std::to_string(c.evictions)},
         {"read_cache_flushes", std::to_string(c.flushes)},
     };
+    if (objects != nullptr) {
+      const gateway::ObjectLayer::Stats& o = objects->stats();
+      fields.insert(fields.end(),
+                    {{"object_threshold", std::to_string(objects->threshold())},
+                     {"objects_written", std::to_string(o.objects_written)},
+                     {"object_bytes_written", std::to_string(o.bytes_written)},
+                     {"objects_read", std::to_string(o.objects_read)},
+                     {"object_bytes_read", std::to_string(o.bytes_read)},
+                     {"object_read_errors", std::to_string(o.read_errors)},
+                     {"object_chunks_purged", std::to_string(o.chunks_purged)},
+                     {"object_metas_repaired", std::to_string(o.metas_repaired)},
+                     {"object_sweeps", std::to_string(o.sweeps)}});
+    }
+    return fields;
   };
   if (wire != nullptr) wire->set_after_batch([&context] { context.FlushScheduled(); });
   executor.set_after_batch([&context] { context.FlushScheduled(); });
