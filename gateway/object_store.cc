@@ -75,6 +75,7 @@ ObjectReader::ObjectReader(ObjectLayer* layer, kvmap::ObjectRef ref, uint32_t fi
   }
   if (ref_.is_contiguous()) {
     // Chunk i is at first_seq + i: start at the range.
+    is_exact_ = true;
     next_request_ = next_deliver_ = first_chunk_;
     base_index_ = first_chunk_;
     base_seq_ = ref_.first_seq + first_chunk_;
@@ -124,7 +125,11 @@ void ObjectReader::Pump() {
     uint32_t i = next_request_++;
     uint64_t from = base_seq_ + (i - base_index_);
     ++in_flight_;
-    client->Request(DirectGetSubject(ref_.bucket), kvmap::BuildNextBySubjectRequest(subject_, from),
+    // Contiguous chunks are read by sequence (cheaper for the server than a subject search);
+    // the answer's subject is checked all the same.
+    std::string body = is_exact_ ? "{\"seq\":" + std::to_string(from) + "}"
+                                 : kvmap::BuildNextBySubjectRequest(subject_, from);
+    client->Request(DirectGetSubject(ref_.bucket), body,
                     [weak = weak_from_this(), gen = generation_, i](const kvmap::StreamReply& r) {
                       if (auto self = weak.lock()) self->OnReply(gen, i, r);
                     });

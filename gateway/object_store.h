@@ -102,6 +102,7 @@ class ObjectReader : public std::enable_shared_from_this<ObjectReader> {
   uint64_t base_seq_ = 1;
   uint32_t base_index_ = 0;
   uint64_t last_seq_ = 0;  // sequence of the last chunk delivered (or skipped)
+  bool is_exact_ = false;  // contiguous chunks: request i is for exactly base_seq_ + i
   uint64_t generation_ = 0;  // answers to requests of an older generation are ignored
   std::map<uint32_t, std::pair<uint64_t, std::string>> arrived_;  // index -> (seq, data)
   uint64_t delivered_bytes_ = 0;
