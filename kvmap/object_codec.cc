@@ -9,11 +9,10 @@
 #include <stdexcept>
 
 #include "kvmap/js_api.h"
+#include "kvmap/nats_auth.h"
 
 namespace kvmap {
 namespace {
-
-constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 void AppendJsonString(std::string* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -124,42 +123,12 @@ std::string MetaSubject(std::string_view object_bucket, std::string_view name) {
 }
 
 std::string Base64UrlPadded(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    out.push_back(kB64Url[v >> 18]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-    out.push_back(kB64Url[(v >> 6) & 63]);
-    out.push_back(kB64Url[v & 63]);
-  }
-  size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    uint32_t v = byte(i) << 16;
-    out.push_back(kB64Url[v >> 18]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-    out.append("==");
-  } else if (rest == 2) {
-    uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
-    out.push_back(kB64Url[v >> 18]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-    out.push_back(kB64Url[(v >> 6) & 63]);
-    out.push_back('=');
-  }
+  std::string out = Base64UrlEncode(bytes);  // unpadded (kvmap/nats_auth.h)
+  while (out.size() % 4 != 0) out.push_back('=');
   return out;
 }
 
 std::optional<std::string> DecodeBase64Url(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-  };
   size_t pad = 0;
   while (!text.empty() && text.back() == '=' && pad < 2) {
     text.remove_suffix(1);
@@ -167,21 +136,7 @@ std::optional<std::string> DecodeBase64Url(std::string_view text) {
   }
   if (text.size() % 4 == 1) return std::nullopt;
   if (pad > 0 && (text.size() + pad) % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
+  return Base64UrlDecode(text);
 }
 
 std::string NewObjectNuid() {
