@@ -626,9 +626,9 @@ void ReadUpTo(int fd, std::string* buf, size_t want, int timeout_ms, size_t step
 }
 
 // The gateway stops reading chunks for a streamed reply once 4 MiB wait for the client; with
-// the kernel's buffers (tcp_wmem up to 4 MiB) and the read window (32 chunks, 4 MiB) 11 to 13 MB of the
-// value have left NATS by then, so the value is 24 MiB: several MiB are still to be read from
-// the object store while the key is overwritten, deleted and swept.
+// the kernel's buffers (tcp_wmem up to 4 MiB) and the read window (32 chunks, 4 MiB), 11 to
+// 13 MB of the value have left NATS by then, so the value is 24 MiB: several MiB are still to
+// be read from the object store while the key is overwritten, deleted and swept.
 TEST_F(Objects, ChunksStayWhileAGetStreamsThem) {
   redisContext* c = redis_.get();
   const std::string value = RandomBytes(24 * 1024 * 1024, 31);
