@@ -54,6 +54,7 @@ std::shared_ptr<ObjectReader> ObjectReader::Start(ObjectLayer* layer, kvmap::Obj
   auto reader = std::make_shared<ObjectReader>(layer, std::move(ref), first_chunk, end_chunk,
                                                std::move(on_chunk), std::move(on_done));
   reader->self_ = reader;  // runs until done, failed or cancelled
+  layer->readers_.insert(reader.get());
   layer->executor()->Post([weak = std::weak_ptr<ObjectReader>(reader)] {
     if (auto self = weak.lock()) self->Pump();
   });
@@ -63,6 +64,7 @@ std::shared_ptr<ObjectReader> ObjectReader::Start(ObjectLayer* layer, kvmap::Obj
 ObjectReader::ObjectReader(ObjectLayer* layer, kvmap::ObjectRef ref, uint32_t first_chunk,
                            uint32_t end_chunk, ChunkFn on_chunk, DoneFn on_done)
     : layer_(layer),
+      layer_alive_(layer->alive()),
       ref_(std::move(ref)),
       subject_(kvmap::ChunkSubject(ref_.bucket, ref_.nuid)),
       first_chunk_(first_chunk),
@@ -90,7 +92,12 @@ ObjectReader::ObjectReader(ObjectLayer* layer, kvmap::ObjectRef ref, uint32_t fi
 }
 
 ObjectReader::~ObjectReader() {
-  if (!is_done_) layer_->Release(ref_.nuid);
+  if (!is_done_ && !layer_alive_.expired()) Finished();
+}
+
+void ObjectReader::Finished() {
+  layer_->Release(ref_.nuid);
+  layer_->readers_.erase(this);
 }
 
 void ObjectReader::Resume() {
@@ -102,7 +109,7 @@ void ObjectReader::Resume() {
 void ObjectReader::Cancel() {
   if (is_done_) return;
   is_done_ = true;
-  layer_->Release(ref_.nuid);
+  if (!layer_alive_.expired()) Finished();
   on_chunk_ = nullptr;
   on_done_ = nullptr;
   self_.reset();  // may destroy this object: last statement
@@ -138,6 +145,10 @@ void ObjectReader::Pump() {
 
 void ObjectReader::OnReply(uint64_t generation, uint32_t index, const kvmap::StreamReply& reply) {
   if (is_done_ || generation != generation_) return;
+  if (layer_alive_.expired()) {  // shutting down: the layer cancelled its readers already
+    Cancel();
+    return;
+  }
   --in_flight_;
   if (reply.status != KvStatus::kOk) {
     Fail(reply.status == KvStatus::kTimeout ? KvStatus::kTimeout : KvStatus::kUnavailable,
@@ -171,7 +182,7 @@ void ObjectReader::Deliver() {
         return;
       }
       is_done_ = true;
-      layer_->Release(ref_.nuid);
+      Finished();
       ++layer_->mutable_stats().objects_read;
       DoneFn done = std::move(on_done_);
       on_chunk_ = nullptr;
@@ -214,7 +225,7 @@ void ObjectReader::Deliver() {
 void ObjectReader::Fail(KvStatus status, std::string detail) {
   if (is_done_) return;
   is_done_ = true;
-  layer_->Release(ref_.nuid);
+  Finished();
   if (status == KvStatus::kInternal) ++layer_->mutable_stats().read_errors;
   std::fprintf(stderr, "objects: read of %s/%s (%s) failed: %s\n", ref_.bucket.c_str(),
                ref_.name.c_str(), ref_.nuid.c_str(), detail.c_str());
@@ -247,7 +258,13 @@ ObjectLayer::ObjectLayer(kvmap::KvBackend* inner, kvmap::Executor* executor,
                          ObjectStoreOptions options)
     : inner_(inner), executor_(executor), options_(options) {}
 
-ObjectLayer::~ObjectLayer() = default;
+ObjectLayer::~ObjectLayer() {
+  // Readers keep themselves alive until they finish; the ones still running stop here.
+  std::vector<ObjectReader*> readers(readers_.begin(), readers_.end());
+  for (ObjectReader* r : readers) {
+    if (readers_.count(r) != 0) r->Cancel();
+  }
+}
 
 size_t ObjectLayer::threshold() const {
   kvmap::StreamClient* client = inner_->streams();
@@ -265,7 +282,7 @@ void ObjectLayer::Release(const std::string& nuid) {
 }
 
 void ObjectLayer::Get(std::string_view bucket, std::string_view key, kvmap::GetCallback cb) {
-  inner_->Get(bucket, key, [this, cb = std::move(cb)](kvmap::GetResult r) mutable {
+  inner_->Get(bucket, key, Guard([this, cb = std::move(cb)](kvmap::GetResult r) mutable {
     if (r.status != KvStatus::kOk || r.entry.is_marker()) {
       cb(std::move(r));
       return;
@@ -310,7 +327,7 @@ void ObjectLayer::Get(std::string_view bucket, std::string_view key, kvmap::GetC
           }
           cb(std::move(*result));
         });
-  });
+  }));
 }
 
 void ObjectLayer::Write(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) {
@@ -356,7 +373,7 @@ void ObjectLayer::Write(const kvmap::WriteRequest& request, kvmap::WriteCallback
 void ObjectLayer::StartUpload(std::shared_ptr<Upload> up) {
   Hold(up->nuid);
   std::string ob = up->ob;
-  EnsureObjectBucket(ob, [this, up](KvStatus status, std::string detail) {
+  EnsureObjectBucket(ob, Guard([this, up](KvStatus status, std::string detail) {
     if (status != KvStatus::kOk) {
       up->has_failed = true;
       up->fail_status = status == KvStatus::kUnavailable ? status : KvStatus::kInternal;
@@ -368,7 +385,7 @@ void ObjectLayer::StartUpload(std::shared_ptr<Upload> up) {
       return;
     }
     SendChunks(up);
-  });
+  }));
 }
 
 void ObjectLayer::SendChunks(const std::shared_ptr<Upload>& up) {
@@ -380,7 +397,7 @@ void ObjectLayer::SendChunks(const std::shared_ptr<Upload>& up) {
         up->value.substr(static_cast<size_t>(i) * kvmap::kObjectChunkSize, kvmap::kObjectChunkSize);
     up->sha.Update(chunk);
     ++up->in_flight;
-    c->PublishAcked(subject, {}, chunk, [this, up, i](kvmap::WriteResult r) {
+    c->PublishAcked(subject, {}, chunk, Guard([this, up, i](kvmap::WriteResult r) {
       --up->in_flight;
       if (!up->has_failed && r.status != KvStatus::kOk) {
         up->has_failed = true;
@@ -405,7 +422,7 @@ void ObjectLayer::SendChunks(const std::shared_ptr<Upload>& up) {
       } else {
         SendChunks(up);
       }
-    });
+    }));
   }
 }
 
@@ -439,7 +456,7 @@ void ObjectLayer::WritePointer(const std::shared_ptr<Upload>& up) {
   w.headers.emplace_back(std::string(kvmap::kHdrObject), kvmap::FormatObjectRef(ref));
   w.expected_revision = up->expected_revision;
   w.msg_id = up->msg_id;
-  inner_->Write(w, [this, up, ref](kvmap::WriteResult r) mutable {
+  inner_->Write(w, Guard([this, up, ref](kvmap::WriteResult r) mutable {
     if (r.status != KvStatus::kOk) {
       if (IsCertainFailure(r.status)) PurgeChunks(up->ob, up->nuid);
       FinishUpload(up, std::move(r));
@@ -456,15 +473,15 @@ void ObjectLayer::WritePointer(const std::shared_ptr<Upload>& up) {
     kvmap::Headers meta_headers{{"Nats-Rollup", "sub"}};
     client()->PublishAcked(kvmap::MetaSubject(up->ob, up->key), meta_headers,
                            kvmap::BuildObjectMeta(kvmap::InfoFromRef(ref)),
-                           [this, up, r = std::move(r)](kvmap::WriteResult meta) mutable {
+                           Guard([this, up, r = std::move(r)](kvmap::WriteResult meta) mutable {
                              if (meta.status != KvStatus::kOk) {
                                // The value is stored; the sweeper writes the metadata later.
                                std::fprintf(stderr, "objects: metadata of %s not written: %s\n",
                                             up->key.c_str(), meta.detail.c_str());
                              }
                              FinishUpload(up, std::move(r));
-                           });
-  });
+                           }));
+  }));
 }
 
 void ObjectLayer::FinishUpload(const std::shared_ptr<Upload>& up, kvmap::WriteResult result) {
@@ -503,7 +520,7 @@ void ObjectLayer::EnsureObjectBucket(const std::string& ob, kvmap::BucketCallbac
   };
   std::string stream = kvmap::ObjectStreamName(ob);
   c->Request("$JS.API.STREAM.INFO." + stream, "",
-             [this, ob, stream, finish](const kvmap::StreamReply& r) {
+             Guard([this, ob, stream, finish](const kvmap::StreamReply& r) {
                if (r.status != KvStatus::kOk || r.code == 503) {
                  finish(r.status == KvStatus::kOk ? KvStatus::kUnavailable : r.status,
                         r.code == 503 ? "JetStream is not enabled" : "stream info failed");
@@ -534,7 +551,7 @@ void ObjectLayer::EnsureObjectBucket(const std::string& ob, kvmap::BucketCallbac
                                   ob.c_str(), stream.c_str());
                      finish(KvStatus::kOk, {});
                    });
-             });
+             }));
 }
 
 void ObjectLayer::PurgeChunks(const std::string& ob, const std::string& nuid) {
@@ -542,11 +559,11 @@ void ObjectLayer::PurgeChunks(const std::string& ob, const std::string& nuid) {
   if (c == nullptr) return;
   c->Request("$JS.API.STREAM.PURGE." + kvmap::ObjectStreamName(ob),
              kvmap::BuildPurgeSubjectRequest(kvmap::ChunkSubject(ob, nuid)),
-             [this](const kvmap::StreamReply& r) {
+             Guard([this](const kvmap::StreamReply& r) {
                if (r.status == KvStatus::kOk && r.code == 0 && !kvmap::ParseJsApiError(r.payload)) {
                  ++stats_.chunks_purged;
                }
-             });
+             }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -559,28 +576,25 @@ void ObjectLayer::Tick(int64_t now_ms) {
 }
 
 void ObjectLayer::SweepNow(std::function<void()> cb) {
-  if (is_sweeping_) {
-    if (cb) executor_->Post(std::move(cb));
+  if (cb) sweep_waiters_.push_back(std::move(cb));
+  if (is_sweeping_) return;
+  is_sweeping_ = true;
+  sweep_queue_.assign(known_buckets_.begin(), known_buckets_.end());
+  SweepNext();
+}
+
+void ObjectLayer::SweepNext() {
+  if (sweep_queue_.empty()) {
+    is_sweeping_ = false;
+    ++stats_.sweeps;
+    std::vector<std::function<void()>> waiters;
+    waiters.swap(sweep_waiters_);
+    for (auto& w : waiters) w();
     return;
   }
-  is_sweeping_ = true;
-  auto buckets = std::make_shared<std::vector<std::string>>(known_buckets_.begin(),
-                                                            known_buckets_.end());
-  auto next = std::make_shared<std::function<void(size_t)>>();
-  *next = [this, buckets, next, cb = std::move(cb)](size_t i) mutable {
-    if (i >= buckets->size()) {
-      is_sweeping_ = false;
-      ++stats_.sweeps;
-      auto done = std::move(cb);
-      *next = nullptr;  // breaks the cycle
-      if (done) done();
-      return;
-    }
-    SweepBucket((*buckets)[i], [next, i] {
-      if (*next) (*next)(i + 1);
-    });
-  };
-  (*next)(0);
+  std::string bucket = std::move(sweep_queue_.back());
+  sweep_queue_.pop_back();
+  SweepBucket(bucket, Guard([this] { SweepNext(); }));
 }
 
 // One sweep of one bucket's object store. Every step is asynchronous; `done` runs once, after
@@ -626,7 +640,7 @@ void ObjectLayer::SweepBucket(const std::string& bucket, std::function<void()> d
   c->Request(
       "$JS.API.STREAM.INFO." + stream,
       kvmap::BuildSubjectsInfoRequest("$O." + sw->ob + ".C.>"),
-      [this, sw, now](const kvmap::StreamReply& r) {
+      Guard([this, sw, now](const kvmap::StreamReply& r) {
         if (r.status != KvStatus::kOk || r.code != 0 || kvmap::ParseJsApiError(r.payload)) {
           sw->Finish();  // no object store for this bucket (or not reachable now)
           return;
@@ -649,7 +663,7 @@ void ObjectLayer::SweepBucket(const std::string& bucket, std::function<void()> d
           ++sw->pending;
           client()->Request(
               DirectGetSubject(sw->ob), kvmap::BuildLastBySubjectRequest(subject),
-              [this, sw, nuid, tracked](const kvmap::StreamReply& last) {
+              Guard([this, sw, nuid, tracked](const kvmap::StreamReply& last) {
                 if (last.status == KvStatus::kOk && last.code == 0) {
                   int64_t age = MessageAgeMs(last.headers);
                   if (age >= options_.grace_ms && held_.count(nuid) == 0) {
@@ -658,7 +672,7 @@ void ObjectLayer::SweepBucket(const std::string& bucket, std::function<void()> d
                   }
                 }
                 sw->Finish();
-              });
+              }));
         }
         // Forget this store's chunks that are gone.
         std::string mine = sw->ob + "/";
@@ -668,13 +682,13 @@ void ObjectLayer::SweepBucket(const std::string& bucket, std::function<void()> d
           it = is_gone ? unreferenced_since_.erase(it) : std::next(it);
         }
         sw->Finish();
-      });
+      }));
 
   // 2. Metadata that does not match the KV entry.
   ++sw->pending;
   c->Request(
       "$JS.API.STREAM.INFO." + stream, kvmap::BuildSubjectsInfoRequest("$O." + sw->ob + ".M.>"),
-      [this, sw](const kvmap::StreamReply& r) {
+      Guard([this, sw](const kvmap::StreamReply& r) {
         if (r.status != KvStatus::kOk || r.code != 0 || kvmap::ParseJsApiError(r.payload)) {
           sw->Finish();
           return;
@@ -688,7 +702,7 @@ void ObjectLayer::SweepBucket(const std::string& bucket, std::function<void()> d
           ++sw->pending;
           client()->Request(
               DirectGetSubject(sw->ob), kvmap::BuildLastBySubjectRequest(subject),
-              [this, sw, name = *name](const kvmap::StreamReply& m) {
+              Guard([this, sw, name = *name](const kvmap::StreamReply& m) {
                 if (m.status != KvStatus::kOk || m.code != 0) {
                   sw->Finish();
                   return;
@@ -704,7 +718,7 @@ void ObjectLayer::SweepBucket(const std::string& bucket, std::function<void()> d
                 }
                 // Confirm with the KV entry itself (the follower may lag), then fix.
                 inner_->Get(sw->bucket, name,
-                            [this, sw, name, info = *info](kvmap::GetResult g) {
+                            Guard([this, sw, name, info = *info](kvmap::GetResult g) {
                               std::optional<kvmap::ObjectRef> ref;
                               if (g.status == KvStatus::kOk && !g.entry.is_marker() &&
                                   kvmap::IsLiveNow(g.entry)) {
@@ -739,14 +753,14 @@ void ObjectLayer::SweepBucket(const std::string& bucket, std::function<void()> d
                                                      kvmap::Headers{{"Nats-Rollup", "sub"}},
                                                      kvmap::BuildObjectMeta(fixed),
                                                      [sw](kvmap::WriteResult) { sw->Finish(); });
-                            });
-              });
+                            }));
+              }));
         }
         // 3. Pointers whose metadata was never written (a failure between the two writes).
         for (const auto& [key, nuid] : sw->nuid_of_key) {
           if (sw->keys_with_meta.count(key) != 0) continue;
           ++sw->pending;
-          inner_->Get(sw->bucket, key, [this, sw, key = key](kvmap::GetResult g) {
+          inner_->Get(sw->bucket, key, Guard([this, sw, key = key](kvmap::GetResult g) {
             std::optional<kvmap::ObjectRef> ref;
             if (g.status == KvStatus::kOk && !g.entry.is_marker()) {
               if (auto h = kvmap::FindHeader(g.entry.headers, kvmap::kHdrObject)) {
@@ -764,10 +778,10 @@ void ObjectLayer::SweepBucket(const std::string& bucket, std::function<void()> d
                                    kvmap::Headers{{"Nats-Rollup", "sub"}},
                                    kvmap::BuildObjectMeta(info),
                                    [sw](kvmap::WriteResult) { sw->Finish(); });
-          });
+          }));
         }
         sw->Finish();
-      });
+      }));
   sw->Finish();
 }
 

@@ -40,6 +40,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "kvmap/kv_backend.h"
@@ -84,8 +86,11 @@ class ObjectReader : public std::enable_shared_from_this<ObjectReader> {
   void OnReply(uint64_t generation, uint32_t index, const kvmap::StreamReply& reply);
   void Deliver();
   void Fail(kvmap::KvStatus status, std::string detail);
+  // Gives the object back to the sweeper and leaves the layer's list of readers.
+  void Finished();
 
   ObjectLayer* layer_;
+  std::weak_ptr<int> layer_alive_;  // the layer's alive() token
   kvmap::ObjectRef ref_;
   std::string subject_;
   uint32_t first_chunk_, end_chunk_;
@@ -188,8 +193,20 @@ class ObjectLayer : public kvmap::KvBackend {
   // Removes every chunk of `nuid` (best effort; the sweeper retries what fails).
   void PurgeChunks(const std::string& ob, const std::string& nuid);
   void ForgetObjectBucket(const std::string& ob) { ready_object_buckets_.erase(ob); }
+  // Expires when this layer is destroyed: completions that arrive later (the backend fails its
+  // pending operations when it is torn down, after this layer) are dropped.
+  std::weak_ptr<int> alive() const { return alive_; }
 
  private:
+  // Wraps a completion so it runs only while this layer exists.
+  template <class F>
+  auto Guard(F f) {
+    return [alive = std::weak_ptr<int>(alive_), f = std::move(f)](auto&&... args) mutable {
+      if (alive.expired()) return;
+      f(std::forward<decltype(args)>(args)...);
+    };
+  }
+
   struct Upload;
   struct Sweep;
   void StartUpload(std::shared_ptr<Upload> up);
@@ -197,6 +214,8 @@ class ObjectLayer : public kvmap::KvBackend {
   void WritePointer(const std::shared_ptr<Upload>& up);
   void FinishUpload(const std::shared_ptr<Upload>& up, kvmap::WriteResult result);
   void SweepBucket(const std::string& bucket, std::function<void()> done);
+  void SweepNext();
+  friend class ObjectReader;  // readers_
 
   kvmap::KvBackend* inner_;
   kvmap::Executor* executor_;
@@ -209,6 +228,10 @@ class ObjectLayer : public kvmap::KvBackend {
   std::unordered_map<std::string, int64_t> unreferenced_since_;  // "ob/nuid" -> first seen
   int64_t next_sweep_ms_ = 0;
   bool is_sweeping_ = false;
+  std::vector<std::string> sweep_queue_;            // buckets left in the current sweep
+  std::vector<std::function<void()>> sweep_waiters_;
+  std::unordered_set<ObjectReader*> readers_;       // running readers (cancelled at exit)
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace gateway
