@@ -134,7 +134,7 @@ class ObjectLayer : public kvmap::KvBackend {
   void Tick(int64_t now_ms);
   // A KV bucket whose object store the sweeper looks after (also learnt from EnsureBucket).
   void AddBucket(const std::string& bucket) { known_buckets_.insert(bucket); }
-  // Sweeps every known bucket now; cb after the last one finishes (tests, DEBUG).
+  // Sweeps every known bucket now (Tick calls it); cb after the last one finishes.
   void SweepNow(std::function<void()> cb);
 
   struct Stats {
