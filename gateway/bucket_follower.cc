@@ -176,7 +176,7 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
   } else if (operation == "DEL" || operation == "PURGE") {
     const bool was_live = is_unreported && IsLive(key);
     index_.ApplyDelete(key, stream_seq);
-    objects_.erase(std::string(key));
+    if (auto it = objects_.find(key); it != objects_.end()) objects_.erase(it);
     markers_.push_back(Marker{kvmap::NowUnixMs(), std::string(key), stream_seq});
     if (is_unreported) {
       Report(op, key, operation == "DEL" ? kvmap::EntryOp::kDelete : kvmap::EntryOp::kPurge,
@@ -195,7 +195,7 @@ void BucketFollower::Apply(const kvmap::NatsOp& op, uint64_t stream_seq) {
     index_.ApplyPut(key, stream_seq, deadline);
     std::string_view object = kvmap::FindHeaderValue(op.headers, kvmap::kHdrObject);
     if (object.empty()) {
-      if (!objects_.empty()) objects_.erase(std::string(key));
+      if (auto it = objects_.find(key); it != objects_.end()) objects_.erase(it);
     } else if (auto ref = kvmap::ParseObjectRef(object)) {
       objects_[std::string(key)] = std::move(ref->nuid);
     }

@@ -84,7 +84,13 @@ class BucketFollower {
   const kvmap::KeyspaceIndex& index() const { return index_; }
   // Keys whose last entry is an Object Store pointer, with the object's nuid (the sweeper of
   // gateway/object_store.h keeps every object named here).
-  const std::unordered_map<std::string, std::string>& objects() const { return objects_; }
+  // Looked up by string_view (transparent hash), so applying a put allocates nothing.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using ObjectMap = std::unordered_map<std::string, std::string, KeyHash, std::equal_to<>>;
+  const ObjectMap& objects() const { return objects_; }
   const std::string& bucket() const { return bucket_; }
   bool is_running() const { return sid_ != 0; }
   // Running, and the history present at its last (re)start is applied: every change from now
@@ -108,7 +114,7 @@ class BucketFollower {
   Host* host_;
   std::string bucket_;
   kvmap::KeyspaceIndex index_;
-  std::unordered_map<std::string, std::string> objects_;  // key -> nuid
+  ObjectMap objects_;  // key -> nuid
   uint64_t sid_ = 0;
   std::string deliver_subject_;
   uint64_t expected_consumer_seq_ = 1;

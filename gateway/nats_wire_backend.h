@@ -124,7 +124,7 @@ class NatsWireBackend : public kvmap::KvBackend, public BucketFollower::Host {
     ApiCallback api_cb;
     std::string bucket;  // writes: to record the acknowledged sequence per bucket
     bool is_leader_get = false;  // a get sent as $JS.API.STREAM.MSG.GET (JSON answer)
-    kvmap::StreamReplyCallback raw_cb;  // kRaw: the whole answer
+    kvmap::StreamReplyCallback raw_cb = nullptr;  // kRaw: the whole answer
   };
   struct Socket;  // one TCP connection attempt (its handle is freed in its close callback)
   struct ServerUrl {

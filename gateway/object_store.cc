@@ -216,7 +216,6 @@ void ObjectReader::Deliver() {
     }
     if (sha_) sha_->Update(data);
     if (i < first_chunk_) continue;  // walking to the start of a range
-    delivered_bytes_ += data.size();
     layer_->mutable_stats().bytes_read += data.size();
     if (on_chunk_) on_chunk_(data);
   }
@@ -572,11 +571,10 @@ void ObjectLayer::PurgeChunks(const std::string& ob, const std::string& nuid) {
 void ObjectLayer::Tick(int64_t now_ms) {
   if (options_.sweep_ms <= 0 || now_ms < next_sweep_ms_) return;
   next_sweep_ms_ = now_ms + options_.sweep_ms;
-  if (!is_sweeping_) SweepNow(nullptr);
+  SweepNow();
 }
 
-void ObjectLayer::SweepNow(std::function<void()> cb) {
-  if (cb) sweep_waiters_.push_back(std::move(cb));
+void ObjectLayer::SweepNow() {
   if (is_sweeping_) return;
   is_sweeping_ = true;
   sweep_queue_.assign(known_buckets_.begin(), known_buckets_.end());
@@ -587,9 +585,6 @@ void ObjectLayer::SweepNext() {
   if (sweep_queue_.empty()) {
     is_sweeping_ = false;
     ++stats_.sweeps;
-    std::vector<std::function<void()>> waiters;
-    waiters.swap(sweep_waiters_);
-    for (auto& w : waiters) w();
     return;
   }
   std::string bucket = std::move(sweep_queue_.back());

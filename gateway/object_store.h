@@ -110,7 +110,6 @@ class ObjectReader : public std::enable_shared_from_this<ObjectReader> {
   bool is_exact_ = false;  // contiguous chunks: request i is for exactly base_seq_ + i
   uint64_t generation_ = 0;  // answers to requests of an older generation are ignored
   std::map<uint32_t, std::pair<uint64_t, std::string>> arrived_;  // index -> (seq, data)
-  uint64_t delivered_bytes_ = 0;
   std::unique_ptr<kvmap::Sha256> sha_;  // whole-object reads only
   bool is_paused_ = false;
   bool is_done_ = false;
@@ -134,8 +133,8 @@ class ObjectLayer : public kvmap::KvBackend {
   void Tick(int64_t now_ms);
   // A KV bucket whose object store the sweeper looks after (also learnt from EnsureBucket).
   void AddBucket(const std::string& bucket) { known_buckets_.insert(bucket); }
-  // Sweeps every known bucket now (Tick calls it); cb after the last one finishes.
-  void SweepNow(std::function<void()> cb);
+  // Sweeps every known bucket now, unless a sweep is running (Tick calls it).
+  void SweepNow();
 
   struct Stats {
     uint64_t objects_written = 0;
@@ -229,7 +228,6 @@ class ObjectLayer : public kvmap::KvBackend {
   int64_t next_sweep_ms_ = 0;
   bool is_sweeping_ = false;
   std::vector<std::string> sweep_queue_;            // buckets left in the current sweep
-  std::vector<std::function<void()>> sweep_waiters_;
   std::unordered_set<ObjectReader*> readers_;       // running readers (cancelled at exit)
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

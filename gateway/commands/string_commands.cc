@@ -207,7 +207,9 @@ void SetStart(Call& call, std::shared_ptr<SetState> st) {
     w.bucket = call.bucket();
     w.key = st->key;
     w.value = call.arg(2);
-    w.value_owner = call.shared_from_this();  // a large value is read in place, not copied
+    // A large value (Session::Dispatch made the call a barrier) is read in place by the
+    // Object Store upload, not copied: the call keeps it alive.
+    if (call.is_barrier()) w.value_owner = call.shared_from_this();
     w.headers = ExpiryHeaders(st->expire_at_ms);
     w.headers.push_back(EventHeader(SetEvents(st->expire_at_ms)));
     call.backend().Write(w, call.Bind<kvmap::WriteResult>([](Call& c, kvmap::WriteResult r) {
