@@ -65,8 +65,16 @@ skip() {
 }
 
 summary() {
+  if [[ -s "$FAIL_DIGEST" ]]; then
+    printf '\n==================== failed tests (last lines of each) ====================\n'
+    cat "$FAIL_DIGEST"
+  fi
   printf '\n==================== test.sh summary ====================\n'
   printf '%s\n' "${SUMMARY[@]}"
+  if [[ -s "$FAIL_DIGEST" ]]; then
+    printf '  failed tests:\n'
+    sed -n 's/^--- /    /p' "$FAIL_DIGEST"
+  fi
   printf '  total %ds; CI=%s NATS_SERVER_BIN=%s REDIS_SERVER_BIN=%s\n' \
     $((SECONDS - START)) "${CI:-false}" "${NATS_SERVER_BIN:-<none>}" "${REDIS_SERVER_BIN:-<none>}"
   if ((FAILED)); then
@@ -123,7 +131,35 @@ build() {
 TOTAL_PASSED=0
 TOTAL_FAILED=0
 CTEST_LOG="$(mktemp)"
-trap 'rm -f "$CTEST_LOG"' EXIT
+FAIL_DIGEST="$(mktemp)"
+trap 'rm -f "$CTEST_LOG" "$FAIL_DIGEST"' EXIT
+
+# failure_digest <phase>: appends, for every test that failed in the last ctest run, its name and
+# the last lines of its output. CI keeps only the tail of the log, so summary() prints this digest
+# just above the summary: a red run then names its failing test and shows why.
+failure_digest() {
+  awk -v phase="$1" -v keep="${DIGEST_LINES:-40}" '
+    function flush() {
+      if (name == "") return
+      printf "--- %s: %s\n", phase, name
+      first = (n > keep) ? n - keep + 1 : 1
+      if (first > 1) printf "    [... %d earlier lines]\n", first - 1
+      for (i = first; i <= n; i++) print "    " buf[i]
+      name = ""; n = 0
+    }
+    /^ *[0-9]+\/[0-9]+ Test +#[0-9]+: / {
+      flush()
+      if ($0 ~ /\*\*\*|Failed|Not Run/ && $0 !~ /Passed/) {
+        name = $0; sub(/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: /, "", name); sub(/ \.+.*/, "", name)
+        name = name " (" ($0 ~ /Timeout/ ? "timeout" : "failed") ")"
+      }
+      next
+    }
+    /^ +Start +[0-9]+: / || /tests passed, [0-9]+ tests? failed/ { flush(); next }
+    name != "" { buf[++n] = $0 }
+    END { flush() }
+  ' "$CTEST_LOG" >>"$FAIL_DIGEST"
+}
 
 # Runs ctest, echoing its output, and adds its counts to the totals printed at the end.
 counted_ctest() {
@@ -139,11 +175,13 @@ counted_ctest() {
   elif ((rc != 0)); then
     TOTAL_FAILED=$((TOTAL_FAILED + 1))
   fi
+  ((rc == 0)) || failure_digest "$CTEST_PHASE"
   return "$rc"
 }
 
 run_tests() {
   local phase="$1" dir="$2"
+  CTEST_PHASE="$phase"
   step "$phase: ctest -L unit" counted_ctest --test-dir "$dir" -L unit -j "$JOBS" \
     --output-on-failure --no-tests=error --timeout "${CTEST_TIMEOUT:-300}" || true
   step "$phase: ctest -L integration" counted_ctest --test-dir "$dir" -L integration \
