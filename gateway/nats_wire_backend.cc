@@ -640,34 +640,7 @@ void NatsWireBackend::CompleteMessage(const kvmap::NatsOp& op) {
         p.get_cb(std::move(r));
         return;
       }
-      kvmap::Entry& e = r.entry;
-      bool has_sequence = false;
-      kvmap::ForEachHeader(op.headers, [&](std::string_view name, std::string_view value) {
-        if (name == "Nats-Sequence") {
-          has_sequence =
-              std::from_chars(value.data(), value.data() + value.size(), e.revision).ec ==
-              std::errc();
-        } else if (name == "Nats-Time-Stamp") {
-          e.timestamp_ns = kvmap::ParseNatsTimestamp(value).value_or(0);
-        } else if (name == "Nats-Subject") {
-          size_t first = value.find('.');
-          size_t second = first == std::string_view::npos ? first : value.find('.', first + 1);
-          if (second != std::string_view::npos) e.key = std::string(value.substr(second + 1));
-        } else if (name == kvmap::kHdrKvOperation) {
-          if (value == "DEL") e.op = kvmap::EntryOp::kDelete;
-          if (value == "PURGE") e.op = kvmap::EntryOp::kPurge;
-        } else if (kvmap::IsWritableHeader(name)) {
-          e.headers.emplace_back(std::string(name), std::string(value));
-        }
-      });
-      if (!has_sequence) {
-        r.status = KvStatus::kInternal;
-        r.detail = "direct get answer without Nats-Sequence";
-      } else {
-        r.status = KvStatus::kOk;
-        e.value.assign(op.payload.data(), op.payload.size());
-      }
-      p.get_cb(std::move(r));
+      p.get_cb(kvmap::ParseDirectGetMessage(op.headers, op.payload));
       return;
     }
   }

@@ -255,7 +255,7 @@ struct ObjectLayer::Upload {
 
 ObjectLayer::ObjectLayer(kvmap::KvBackend* inner, kvmap::Executor* executor,
                          ObjectStoreOptions options)
-    : inner_(inner), executor_(executor), options_(options) {}
+    : ForwardingBackend(inner), executor_(executor), options_(options) {}
 
 ObjectLayer::~ObjectLayer() {
   // Readers keep themselves alive until they finish; the ones still running stop here.

@@ -44,6 +44,7 @@
 #include <utility>
 #include <vector>
 
+#include "kvmap/forwarding_backend.h"
 #include "kvmap/kv_backend.h"
 #include "kvmap/object_codec.h"
 
@@ -116,7 +117,7 @@ class ObjectReader : public std::enable_shared_from_this<ObjectReader> {
   std::shared_ptr<ObjectReader> self_;  // set while running
 };
 
-class ObjectLayer : public kvmap::KvBackend {
+class ObjectLayer : public kvmap::ForwardingBackend {
  public:
   // Room kept below max_payload for the headers of a KV write (ours are far below it).
   static constexpr size_t kHeaderRoom = 4096;
@@ -155,31 +156,7 @@ class ObjectLayer : public kvmap::KvBackend {
   }
   void Write(const kvmap::WriteRequest& request, kvmap::WriteCallback cb) override;
   void EnsureBucket(const std::string& bucket, kvmap::BucketCallback cb) override;
-  bool IsBucketReady(const std::string& bucket) const override {
-    return inner_->IsBucketReady(bucket);
-  }
-  void PurgeBucket(const std::string& bucket, kvmap::BucketCallback cb) override {
-    inner_->PurgeBucket(bucket, std::move(cb));
-  }
-  const kvmap::KeyspaceIndex* Keyspace(const std::string& bucket) override {
-    return inner_->Keyspace(bucket);
-  }
-  void WhenSynced(const std::string& bucket, std::function<void(kvmap::KvStatus)> cb) override {
-    inner_->WhenSynced(bucket, std::move(cb));
-  }
-  bool IsFollowing(std::string_view bucket) const override { return inner_->IsFollowing(bucket); }
-  bool is_connected() const override { return inner_->is_connected(); }
-  size_t max_key_length() const override { return inner_->max_key_length(); }
-  void SetChangeObserver(kvmap::ChangeObserver observer) override {
-    inner_->SetChangeObserver(std::move(observer));
-  }
-  kvmap::MessageBus* bus() override { return inner_->bus(); }
-  kvmap::StreamClient* streams() override { return inner_->streams(); }
-  bool ForEachObjectRef(
-      const std::string& bucket,
-      const std::function<void(std::string_view key, std::string_view nuid)>& fn) override {
-    return inner_->ForEachObjectRef(bucket, fn);
-  }
+  // Everything else passes through (kvmap::ForwardingBackend).
 
   // --- used by ObjectReader and the uploads ---
   kvmap::StreamClient* client() { return inner_->streams(); }
@@ -216,7 +193,6 @@ class ObjectLayer : public kvmap::KvBackend {
   void SweepNext();
   friend class ObjectReader;  // readers_
 
-  kvmap::KvBackend* inner_;
   kvmap::Executor* executor_;
   ObjectStoreOptions options_;
   Stats stats_;

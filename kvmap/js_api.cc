@@ -262,4 +262,37 @@ std::optional<int64_t> ParseNatsTimestamp(std::string_view text) {
   return static_cast<int64_t>(secs) * 1'000'000'000 + ns;
 }
 
+GetResult ParseDirectGetMessage(std::string_view headers, std::string_view payload,
+                                std::string* subject) {
+  GetResult r;
+  Entry& e = r.entry;
+  bool has_sequence = false;
+  ForEachHeader(headers, [&](std::string_view name, std::string_view value) {
+    if (name == "Nats-Sequence") {
+      has_sequence =
+          std::from_chars(value.data(), value.data() + value.size(), e.revision).ec == std::errc();
+    } else if (name == "Nats-Time-Stamp") {
+      e.timestamp_ns = ParseNatsTimestamp(value).value_or(0);
+    } else if (name == "Nats-Subject") {
+      if (subject != nullptr) subject->assign(value);
+      size_t first = value.find('.');
+      size_t second = first == std::string_view::npos ? first : value.find('.', first + 1);
+      if (second != std::string_view::npos) e.key = std::string(value.substr(second + 1));
+    } else if (name == kHdrKvOperation) {
+      if (value == "DEL") e.op = EntryOp::kDelete;
+      if (value == "PURGE") e.op = EntryOp::kPurge;
+    } else if (IsWritableHeader(name)) {
+      e.headers.emplace_back(std::string(name), std::string(value));
+    }
+  });
+  if (!has_sequence) {
+    r.status = KvStatus::kInternal;
+    r.detail = "direct get answer without Nats-Sequence";
+  } else {
+    r.status = KvStatus::kOk;
+    e.value.assign(payload.data(), payload.size());
+  }
+  return r;
+}
+
 }  // namespace kvmap

@@ -67,4 +67,11 @@ std::string BuildLastBySubjectRequest(std::string_view subject);
 // malformed answer kInternal.
 GetResult ParseStreamMsgGet(std::string_view json);
 
+// Maps a direct get's message (its header block, without a Status line, and its payload) onto
+// a GetResult: revision from Nats-Sequence, timestamp, key (the subject after "$KV.<bucket>."),
+// KV-Operation and the writable headers. kInternal when Nats-Sequence is missing. The subject
+// itself goes to *subject when given.
+GetResult ParseDirectGetMessage(std::string_view headers, std::string_view payload,
+                                std::string* subject = nullptr);
+
 }  // namespace kvmap
