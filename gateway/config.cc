@@ -447,7 +447,15 @@ std::string FlagsUsage() {
          "  --notify-keyspace-events CLASSES\n"
          "                            as in Redis; stored for every gateway sharing the\n"
          "                            buckets (default: keep the stored value, else off)\n"
-         "  --log-level LEVEL         info or debug (default info)\n";
+         "  --fallback redis://[:PASS@]HOST:PORT[/DB]\n"
+         "                            migration: a key NATS has never held is read from this\n"
+         "                            old Redis and copied (docs/migration.md)\n"
+         "  --mirror-writes redis://[:PASS@]HOST:PORT[/DB]\n"
+         "                            migration: forward every change to this old Redis, so\n"
+         "                            a rollback stays possible (one gateway, by lease)\n"
+         "  --log-level LEVEL         info or debug (default info)\n"
+         "\n"
+         "Subcommand: redis-nats-gateway migrate --from redis://HOST:PORT ...  (migrate --help)\n";
 }
 
 std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) {
@@ -592,6 +600,10 @@ std::string ParseFlags(int argc, char** argv, Config* config, bool* wants_help) 
       auto v = integer(1, 1000000);
       if (!v) return bad();
       config->maxclients = *v;
+    } else if (flag == "--fallback") {
+      config->fallback_url = std::string(value);
+    } else if (flag == "--mirror-writes") {
+      config->mirror_url = std::string(value);
     } else if (flag == "--read-cache") {
       auto v = ParseMemory(value);
       if (!v || *v < 0) return bad();

@@ -71,6 +71,11 @@ struct Config {
   bool rmw_coalescing = true;
   // --read-cache: bytes of hot entries kept in the gateway (kvmap/read_cache.h); 0 = off.
   int64_t read_cache_bytes = 0;
+  // Migration from an old Redis (gateway/fallback.h, gateway/mirror.h; docs/migration.md):
+  // redis:// URLs, empty = off. They may hold a password: never logged or reported whole
+  // (RedisUrl::Redacted).
+  std::string fallback_url;
+  std::string mirror_url;
   // Redis channels are NATS subjects under this prefix (DESIGN.md decision 8).
   std::string pubsub_prefix = "redis.pubsub";
   // client-output-buffer-limit (Redis defaults; the replica class is only reported).

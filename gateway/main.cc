@@ -16,9 +16,13 @@
 #include "gateway/command_table.h"
 #include "gateway/config.h"
 #include "gateway/embedded_nats.h"
+#include "gateway/fallback.h"
 #include "gateway/loop_bridge.h"
+#include "gateway/migrate.h"
+#include "gateway/mirror.h"
 #include "gateway/nats_wire_backend.h"
 #include "gateway/object_store.h"
+#include "gateway/redis_client.h"
 #include "gateway/server.h"
 #include "gateway/server_context.h"
 #include "kvmap/nats_auth.h"
@@ -42,6 +46,7 @@ struct App {
   uint64_t drain_deadline_ms = 0;
   int64_t drain_grace_ms = 0;
   int exit_code = 0;
+  std::function<void()> stop_migration;  // closes the --fallback / --mirror-writes clients
 };
 
 void Shutdown(App* app) {
@@ -58,6 +63,7 @@ void Shutdown(App* app) {
   uv_close(reinterpret_cast<uv_handle_t*>(&app->sigchld), nullptr);
   uv_timer_stop(&app->housekeeping);
   uv_close(reinterpret_cast<uv_handle_t*>(&app->housekeeping), nullptr);
+  if (app->stop_migration) app->stop_migration();
   if (app->wire != nullptr) app->wire->Stop();
   app->executor->Close();
 }
@@ -93,6 +99,8 @@ void BeginGracefulShutdown(App* app) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `redis-nats-gateway migrate ...` (issue 10) is a one-shot command with its own flags.
+  if (argc >= 2 && std::string_view(argv[1]) == "migrate") return gateway::RunMigrate(argc, argv);
   signal(SIGPIPE, SIG_IGN);
   if (argc == 2 && std::string_view(argv[1]) == "--print-command-table") {
     std::fputs(gateway::RenderCommandTableMarkdown().c_str(), stdout);
@@ -113,6 +121,25 @@ int main(int argc, char** argv) {
   if (!table_err.empty()) {
     std::fprintf(stderr, "redis-nats-gateway: command table: %s\n", table_err.c_str());
     return 1;
+  }
+
+  // --fallback and --mirror-writes: the old Redis of a migration (docs/migration.md).
+  gateway::RedisUrl fallback_url, mirror_url;
+  for (auto [flag, text, url] : {std::tuple{"--fallback", &config.fallback_url, &fallback_url},
+                                 std::tuple{"--mirror-writes", &config.mirror_url, &mirror_url}}) {
+    if (text->empty()) continue;
+    std::string url_err = gateway::ParseRedisUrl(*text, url);
+    if (url_err.empty() && url->db >= config.databases) url_err = "DB index is out of range";
+    if (!url_err.empty()) {
+      std::fprintf(stderr, "redis-nats-gateway: %s: %s\n", flag, url_err.c_str());
+      return 2;
+    }
+  }
+  if ((!config.fallback_url.empty() || !config.mirror_url.empty()) &&
+      config.nats_client != "wire") {
+    std::fprintf(stderr, "redis-nats-gateway: --fallback and --mirror-writes need the wire NATS "
+                         "client\n");
+    return 2;
   }
 
   // Credential files that cannot be used are a start-up error, never retried in the
@@ -169,6 +196,9 @@ int main(int argc, char** argv) {
     gateway::NatsWireOptions options;
     options.servers = config.nats_urls;
     options.marker_grace_ms = config.marker_grace_ms;
+    // With --fallback a delete marker is what keeps a deleted key from coming back from the
+    // old Redis: markers stay while it is on.
+    if (!config.fallback_url.empty()) options.marker_grace_ms = int64_t{1} << 62;
     options.op_timeout_ms = config.nats_timeout_ms;
     options.replicas = config.replicas;
     options.auth_files = nats_auth_files;
@@ -242,7 +272,57 @@ int main(int argc, char** argv) {
     objects->AddBucket(config.BucketFor(0));
     commands_backend = objects.get();
   }
+  // Migration (docs/migration.md). The mirror reads below the fallback layer: it replays what
+  // NATS holds, never asks the old Redis.
+  gateway::ServerContext* context_for_flush = nullptr;  // set once the context exists
+  std::unique_ptr<gateway::RedisClient> mirror_client, fallback_client;
+  std::unique_ptr<gateway::WriteMirror> mirror;
+  std::unique_ptr<gateway::FallbackLayer> fallback;
+  if (!config.mirror_url.empty()) {
+    gateway::RedisClientOptions o;
+    o.url = mirror_url;
+    mirror_client = std::make_unique<gateway::RedisClient>(loop, o);
+    mirror_client->Start();
+    gateway::MirrorOptions mo;
+    mo.bucket = config.BucketFor(mirror_url.db);
+    mo.lease_bucket = config.ConfigBucket();
+    mirror = std::make_unique<gateway::WriteMirror>(loop, commands_backend, wire->streams(),
+                                                    mirror_client.get(), mo);
+    // The stream's current sequence is read before clients come: if no gateway has mirrored
+    // this bucket before, forwarding starts there, and no client write can precede it.
+    auto is_ready = std::make_shared<bool>(false);
+    backend->EnsureBucket(mo.bucket, [m = mirror.get(), is_ready](kvmap::KvStatus, std::string) {
+      m->Start([is_ready] { *is_ready = true; });
+    });
+    uint64_t deadline = uv_now(loop) + static_cast<uint64_t>(config.nats_timeout_ms) * 2 + 1000;
+    while (!*is_ready && uv_now(loop) < deadline) uv_run(loop, UV_RUN_ONCE);
+    std::fprintf(stderr, "mirroring writes of %s to %s\n", mo.bucket.c_str(),
+                 mirror_url.Redacted().c_str());
+  }
+  if (!config.fallback_url.empty()) {
+    gateway::RedisClientOptions o;
+    o.url = fallback_url;
+    // Replies that waited for the old Redis leave as soon as its answers are handled.
+    o.after_batch = [&context_for_flush] {
+      if (context_for_flush != nullptr) context_for_flush->FlushScheduled();
+    };
+    fallback_client = std::make_unique<gateway::RedisClient>(loop, o);
+    fallback_client->Start();
+    fallback = std::make_unique<gateway::FallbackLayer>(commands_backend, fallback_client.get(),
+                                                        config.BucketFor(fallback_url.db));
+    commands_backend = fallback.get();
+    std::fprintf(stderr, "reads that miss in %s fall back to %s\n",
+                 config.BucketFor(fallback_url.db).c_str(), fallback_url.Redacted().c_str());
+  }
+  auto stop_migration = [&] {
+    mirror.reset();
+    mirror_client.reset();
+    if (fallback) fallback->Detach();  // the layer stays (the context uses it)
+    fallback_client.reset();
+  };
+
   gateway::ServerContext context(&config, commands_backend);
+  context_for_flush = &context;
   context.set_objects(objects.get());
   context.set_executor(&executor);
   context.set_defer_flushes(true);
@@ -252,7 +332,8 @@ int main(int argc, char** argv) {
       context.FlushScheduled();
     });
   });
-  context.backend_info().fields = [wire, natsc, cache = read_cache.get(), objects = objects.get()] {
+  context.backend_info().fields = [wire, natsc, cache = read_cache.get(), objects = objects.get(),
+                                   &mirror, &fallback] {
     kvmap::NatsBackendStats s = wire != nullptr ? wire->stats() : natsc->stats();
     bool connected = wire != nullptr ? wire->is_connected() : natsc->is_connected();
     std::string url = wire != nullptr ? wire->connected_url() : natsc->connected_url();
@@ -290,6 +371,22 @@ int main(int argc, char** argv) {
                      {"object_metas_repaired", std::to_string(o.metas_repaired)},
                      {"object_sweeps", std::to_string(o.sweeps)}});
     }
+    if (fallback != nullptr) {
+      const gateway::FallbackLayer::Stats& f = fallback->stats();
+      fields.insert(fields.end(),
+                    {{"fallback_url", fallback->old_url()},
+                     {"fallback_active", fallback->is_active() ? "1" : "0"},
+                     {"fallback_lookups", std::to_string(f.lookups)},
+                     {"fallback_copied", std::to_string(f.copied)},
+                     {"fallback_absent", std::to_string(f.absent)},
+                     {"fallback_races", std::to_string(f.races)},
+                     {"fallback_wrong_type", std::to_string(f.wrong_type)},
+                     {"fallback_errors", std::to_string(f.errors)}});
+    }
+    if (mirror != nullptr) {
+      auto m = mirror->InfoFields();
+      fields.insert(fields.end(), m.begin(), m.end());
+    }
     return fields;
   };
   if (wire != nullptr) wire->set_after_batch([&context] { context.FlushScheduled(); });
@@ -326,6 +423,7 @@ int main(int argc, char** argv) {
   app.executor = &executor;
   app.wire = wire;
   app.embedded = &embedded;
+  app.stop_migration = stop_migration;
   uv_signal_init(loop, &app.sigint);
   uv_signal_init(loop, &app.sigterm);
   uv_signal_init(loop, &app.sigchld);
@@ -384,6 +482,9 @@ int main(int argc, char** argv) {
                        "connections\n", where.c_str(), config.bucket.c_str());
   uv_run(loop, UV_RUN_DEFAULT);
 
+  stop_migration();
+  fallback.reset();
+  objects.reset();
   read_cache.reset();  // wraps the backend: goes first
   backend.reset();  // stops the manager thread, closes the NATS connection
   uv_run(loop, UV_RUN_NOWAIT);
