@@ -37,6 +37,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/alive_guard.h"
 #include "gateway/redis_client.h"
 #include "kvmap/forwarding_backend.h"
 
@@ -84,10 +85,7 @@ class FallbackLayer : public kvmap::ForwardingBackend {
 
   template <class F>
   auto Guard(F f) {
-    return [alive = std::weak_ptr<int>(alive_), f = std::move(f)](auto&&... args) mutable {
-      if (alive.expired()) return;
-      f(std::forward<decltype(args)>(args)...);
-    };
+    return GuardedBy(alive_, std::move(f));
   }
 
   RedisClient* old_;

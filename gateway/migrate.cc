@@ -317,6 +317,8 @@ class Migration {
   void Retry(Task* t, KvStatus st, const std::string& detail);
   void Done(Task* t, Outcome outcome, std::string_view type = {});
   void AdvanceCommitted();
+  // Counts a batch's keys as scanned and queues them for reading.
+  void Enqueue(std::unique_ptr<Batch> batch);
   void MaybeFinish();
 
   // Checkpoint.
@@ -603,14 +605,7 @@ void Migration::StartKeyList(std::vector<std::string> keys) {
     batch->tasks.push_back(std::move(t));
   }
   total_ = batch->tasks.size();
-  batch->counts.scanned = batch->tasks.size();
-  live_.scanned += batch->tasks.size();
-  batch->outstanding = batch->tasks.size();
-  for (Task& t : batch->tasks) {
-    t.batch = batch.get();
-    to_read_.push_back(&t);
-  }
-  batches_.push_back(std::move(batch));
+  Enqueue(std::move(batch));
   is_sampling_scan_ = false;
   is_scan_done_ = true;
   AdvanceCommitted();  // an empty list completes at once
@@ -713,14 +708,7 @@ void Migration::OnScan(KvStatus st, resp::Reply& r) {
     t.key = std::move(k.str);
     batch->tasks.push_back(std::move(t));
   }
-  batch->counts.scanned = batch->tasks.size();
-  live_.scanned += batch->tasks.size();
-  batch->outstanding = batch->tasks.size();
-  for (Task& t : batch->tasks) {
-    t.batch = batch.get();
-    to_read_.push_back(&t);
-  }
-  batches_.push_back(std::move(batch));
+  Enqueue(std::move(batch));
   if (cursor_ == "0") is_scan_done_ = true;
   AdvanceCommitted();  // an empty batch completes at once
   Pump();
@@ -1029,6 +1017,17 @@ void Migration::Done(Task* t, Outcome outcome, std::string_view type) {
 
 // Commits the oldest batches whose keys are all done (batches complete in SCAN order here,
 // whatever order their keys finished in).
+void Migration::Enqueue(std::unique_ptr<Batch> batch) {
+  batch->counts.scanned = batch->tasks.size();
+  live_.scanned += batch->tasks.size();
+  batch->outstanding = batch->tasks.size();
+  for (Task& t : batch->tasks) {
+    t.batch = batch.get();
+    to_read_.push_back(&t);
+  }
+  batches_.push_back(std::move(batch));
+}
+
 void Migration::AdvanceCommitted() {
   while (!batches_.empty() && batches_.front()->outstanding == 0) {
     committed_.Add(batches_.front()->counts);

@@ -41,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/alive_guard.h"
 #include "gateway/redis_client.h"
 #include "kvmap/kv_backend.h"
 
@@ -98,10 +99,7 @@ class WriteMirror {
 
   template <class F>
   auto Guard(F f) {
-    return [alive = std::weak_ptr<int>(alive_), f = std::move(f)](auto&&... args) mutable {
-      if (alive.expired()) return;
-      f(std::forward<decltype(args)>(args)...);
-    };
+    return GuardedBy(alive_, std::move(f));
   }
 
   uv_loop_t* loop_;

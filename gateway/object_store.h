@@ -44,6 +44,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/alive_guard.h"
 #include "kvmap/forwarding_backend.h"
 #include "kvmap/kv_backend.h"
 #include "kvmap/object_codec.h"
@@ -177,10 +178,7 @@ class ObjectLayer : public kvmap::ForwardingBackend {
   // Wraps a completion so it runs only while this layer exists.
   template <class F>
   auto Guard(F f) {
-    return [alive = std::weak_ptr<int>(alive_), f = std::move(f)](auto&&... args) mutable {
-      if (alive.expired()) return;
-      f(std::forward<decltype(args)>(args)...);
-    };
+    return GuardedBy(alive_, std::move(f));
   }
 
   struct Upload;

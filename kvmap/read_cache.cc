@@ -17,7 +17,7 @@ constexpr size_t kLargestShare = 8;
 }  // namespace
 
 ReadCache::ReadCache(KvBackend* inner, Executor* executor, size_t capacity_bytes)
-    : inner_(inner), executor_(executor), capacity_(capacity_bytes) {
+    : ForwardingBackend(inner), executor_(executor), capacity_(capacity_bytes) {
   inner_->SetChangeObserver([this](const ChangeEvent& change) { OnChange(change); });
 }
 

@@ -35,11 +35,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kvmap/forwarding_backend.h"
 #include "kvmap/kv_backend.h"
 
 namespace kvmap {
 
-class ReadCache : public KvBackend {
+class ReadCache : public ForwardingBackend {
  public:
   struct Stats {
     uint64_t hits = 0;
@@ -58,30 +59,13 @@ class ReadCache : public KvBackend {
 
   void Get(std::string_view bucket, std::string_view key, GetCallback cb) override;
   void Write(const WriteRequest& request, WriteCallback cb) override;
-  void EnsureBucket(const std::string& bucket, BucketCallback cb) override {
-    inner_->EnsureBucket(bucket, std::move(cb));
-  }
-  bool IsBucketReady(const std::string& bucket) const override {
-    return inner_->IsBucketReady(bucket);
+  // A pointer read is a read of the entry as stored: served from the cache like Get.
+  void GetPointer(std::string_view bucket, std::string_view key, GetCallback cb) override {
+    Get(bucket, key, std::move(cb));
   }
   void PurgeBucket(const std::string& bucket, BucketCallback cb) override;
-  const KeyspaceIndex* Keyspace(const std::string& bucket) override {
-    return inner_->Keyspace(bucket);
-  }
-  void WhenSynced(const std::string& bucket, std::function<void(KvStatus)> cb) override {
-    inner_->WhenSynced(bucket, std::move(cb));
-  }
-  bool is_connected() const override { return inner_->is_connected(); }
-  size_t max_key_length() const override { return inner_->max_key_length(); }
   void SetChangeObserver(ChangeObserver observer) override { observer_ = std::move(observer); }
-  MessageBus* bus() override { return inner_->bus(); }
-  StreamClient* streams() override { return inner_->streams(); }
-  bool ForEachObjectRef(
-      const std::string& bucket,
-      const std::function<void(std::string_view key, std::string_view nuid)>& fn) override {
-    return inner_->ForEachObjectRef(bucket, fn);
-  }
-  bool IsFollowing(std::string_view bucket) const override { return inner_->IsFollowing(bucket); }
+  // Everything else passes through (ForwardingBackend).
 
   const Stats& stats() const { return stats_; }
   size_t capacity() const { return capacity_; }
@@ -130,7 +114,6 @@ class ReadCache : public KvBackend {
   void ClearBucket(Bucket& bucket);
   void OnChange(const ChangeEvent& change);
 
-  KvBackend* inner_;
   Executor* executor_;
   size_t capacity_;
   std::vector<std::unique_ptr<Bucket>> buckets_;  // few: one per database in use
