@@ -190,6 +190,7 @@ void FallbackLayer::Copy(std::shared_ptr<Lookup> lookup, std::string value, int6
     w.headers.emplace_back(std::string(kvmap::kHdrExpiresAt),
                            std::to_string(kvmap::NowUnixMs() + pttl_ms));
   }
+  w.headers.emplace_back(std::string(kvmap::kHdrEvent), std::string(kvmap::kEventRestore));
   w.expected_revision = 0;  // only if the subject still has no message at all
   kvmap::Headers headers = w.headers;
   inner_->Write(w, Guard([this, lookup, owned, headers = std::move(headers)](

@@ -6,7 +6,8 @@
 // commands pipelined, callbacks in send order) and NATS through NatsWireBackend with an
 // ObjectLayer on top, exactly the stack the gateway's SET uses, so a value above the object
 // threshold goes to the Object Store the same way and native readers see the same thing.
-// Writes carry no Redis-Event header: followers report a put without one as "set". The copy
+// Writes carry `Redis-Event: restore` (kvmap::kEventRestore): keyspace notifications announce
+// the copy as Redis announces RESTORE, and --mirror-writes does not send it back. The copy
 // starts no bucket follower of its own (EnsureKvStream): one would receive every message the
 // copy writes, for an index migrate does not need, and cost about a third of the speed.
 //
@@ -828,6 +829,7 @@ void Migration::Write(Task* t) {
   if (t->expires_at_ms >= 0) {
     w.headers.emplace_back(std::string(kvmap::kHdrExpiresAt), std::to_string(t->expires_at_ms));
   }
+  w.headers.emplace_back(std::string(kvmap::kHdrEvent), std::string(kvmap::kEventRestore));
   if (!options_.is_replace) w.expected_revision = 0;
   ++nats_in_flight_;
   objects_->Write(w, Guard([this, t](kvmap::WriteResult r) {

@@ -100,6 +100,7 @@ std::vector<std::pair<std::string, std::string>> WriteMirror::InfoFields() const
           {"mirror_forwarded", std::to_string(stats_.forwarded)},
           {"mirror_errors", std::to_string(stats_.errors)},
           {"mirror_skipped", std::to_string(stats_.skipped)},
+          {"mirror_copies_not_returned", std::to_string(stats_.copies_not_returned)},
           {"mirror_elections", std::to_string(stats_.elections)}};
 }
 
@@ -281,6 +282,8 @@ void WriteMirror::OnFetched(uint64_t generation, uint64_t seq, const kvmap::Stre
     item.state = Item::State::kReady;
   } else if (!kvmap::IsString(e)) {
     ++stats_.skipped;
+  } else if (kvmap::FindHeader(e.headers, kvmap::kHdrEvent) == kvmap::kEventRestore) {
+    ++stats_.copies_not_returned;  // copied from the old Redis: it has it already
   } else {
     auto to_command = [](std::string key, const kvmap::Entry& entry, std::string value) {
       std::optional<int64_t> at = kvmap::ExpiresAt(entry);

@@ -22,7 +22,9 @@
 //   delete/purge marker   DEL key
 //   flush marker          FLUSHDB
 // Sequences that return 404 were removed (purged, or the history rolled up) and are skipped;
-// internal keys, other types and keys that are not Redis keys are skipped and counted.
+// internal keys, other types and keys that are not Redis keys are skipped and counted, and so
+// are the values migrate and --fallback copied from the old Redis (Redis-Event: restore): it
+// has them already, and sending them back could only overwrite a newer value there.
 //
 // Forwarding never blocks a client: it runs beside the commands, on the same loop. An error
 // reply from the old Redis is counted (mirror_errors) and the change is skipped; a lost or
@@ -63,6 +65,7 @@ class WriteMirror {
     uint64_t errors = 0;      // error replies and connection failures
     uint64_t skipped = 0;     // internal keys, other types, changed large values
     uint64_t elections = 0;   // times this gateway took the lease
+    uint64_t copies_not_returned = 0;  // values migrate or --fallback copied from it
   };
 
   // `backend`: the outermost layer below any --fallback (reads large values whole); `streams`:

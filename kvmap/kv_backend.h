@@ -46,6 +46,10 @@ inline constexpr std::string_view kHdrExpiresAt = "Redis-Expires-At";
 inline constexpr std::string_view kHdrEvent = "Redis-Event";
 inline constexpr std::string_view kHdrObject = "Redis-Object";
 inline constexpr std::string_view kHdrKvOperation = "KV-Operation";
+// The Redis-Event of a value copied from the Redis being migrated away from (migrate,
+// --fallback): keyspace notifications announce it as Redis announces RESTORE, and
+// --mirror-writes never sends it back to where it came from.
+inline constexpr std::string_view kEventRestore = "restore";
 
 // One header line. Order is preserved; names compare case-sensitively as NATS does.
 using Header = std::pair<std::string, std::string>;

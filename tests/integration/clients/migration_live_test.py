@@ -21,7 +21,9 @@ Mirror:
   * the forwarding gateway is killed (SIGKILL): the other one takes over and the old Redis is
     again equal after more load;
   * the old Redis is down for a while: clients are not blocked, mirror_errors counts, and it
-    is equal again after it is back.
+    is equal again after it is back;
+  * the gateways run with --fallback too: a value copied from the old Redis is not sent back
+    (it would overwrite a newer value there), a later change to it is.
 
 Run with /usr/bin/python3 (Debian's python3-redis).
 """
@@ -241,7 +243,10 @@ class MirrorTest(unittest.TestCase):
                 harness.skip_or_fail("redis-server not found")
             cls.old = redis.Redis(port=cls.old_port)
             url = "redis://127.0.0.1:%d" % cls.old_port
-            cls.ports = [cls.stack.start_gateway("mir", ["--mirror-writes", url])
+            # Fallback too, as during a migration: reads of keys NATS lacks go to the old
+            # Redis, and what they copy must not be mirrored back.
+            cls.ports = [cls.stack.start_gateway("mir", ["--mirror-writes", url,
+                                                         "--fallback", url])
                          for _ in range(2)]
             cls.clients = [redis.Redis(port=p) for p in cls.ports]
         except Exception:
@@ -351,7 +356,20 @@ class MirrorTest(unittest.TestCase):
             os.kill(old_child.proc.pid, signal.SIGCONT)
         self.wait_equal(self.clients[0])
 
-    def test_3_failover_of_the_forwarding_gateway(self):
+    def test_3_copies_from_the_old_redis_are_not_sent_back(self):
+        holder = self.clients[self.forwarding().index("forwarding")]
+        before = int(info(holder, "mirror_copies_not_returned"))
+        self.old.set(b"direct:1", b"v1")  # a key not migrated yet
+        self.assertEqual(self.clients[0].get(b"direct:1"), b"v1")  # copied, Redis-Event restore
+        self.old.set(b"direct:1", b"newer-in-old")  # must not be overwritten by the copy
+        wait_for(lambda: int(info(holder, "mirror_copies_not_returned")) > before, 15,
+                 "the mirror to pass over the copy")
+        wait_for(lambda: holder.info("all").get("mirror_lag") == 0, 15, "the mirror")
+        self.assertEqual(self.old.get(b"direct:1"), b"newer-in-old")
+        self.clients[0].delete(b"direct:1")  # a change through the gateway is mirrored
+        wait_for(lambda: self.old.exists(b"direct:1") == 0, 15, "the mirrored DEL")
+
+    def test_4_failover_of_the_forwarding_gateway(self):
         idx = self.forwarding().index("forwarding")
         gw = [c for c in self.stack.children
               if os.path.basename(c.log_path).startswith("gateway")][idx]
