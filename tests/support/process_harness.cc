@@ -51,6 +51,42 @@ int PortFromPortsFile(const std::string& text) {
   return std::atoi(text.c_str() + colon + 1);
 }
 
+// The monitoring port from a ports file ({"monitoring":["http://127.0.0.1:N"]}), or 0.
+int MonitoringPortFromPortsFile(const std::string& text) {
+  size_t key = text.find("\"monitoring\"");
+  if (key == std::string::npos) return 0;
+  size_t url = text.find("http://", key);
+  if (url == std::string::npos) return 0;
+  size_t colon = text.find(':', url + 7);
+  if (colon == std::string::npos) return 0;
+  return std::atoi(text.c_str() + colon + 1);
+}
+
+// The body of GET http://127.0.0.1:port/path (HTTP/1.0, the connection closes after it), or
+// nullopt.
+std::optional<std::string> HttpGet(int port, const std::string& path, int timeout_ms) {
+  int fd = ConnectLoopback(port, timeout_ms);
+  if (fd < 0) return std::nullopt;
+  std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return std::nullopt;
+  }
+  std::string got;
+  int64_t deadline = MonotonicMs() + timeout_ms;
+  while (MonotonicMs() < deadline) {
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  size_t body = got.find("\r\n\r\n");
+  if (body == std::string::npos) return std::nullopt;
+  return got.substr(body + 4);
+}
+
 // The ports file nats-server wrote for `pid` in `dir` (named <binary>_<pid>.ports).
 std::string FindPortsFile(const std::string& dir, pid_t pid) {
   std::string suffix = "_" + std::to_string(pid) + ".ports";
@@ -504,6 +540,8 @@ std::string NatsCluster::Launch(const std::string& binary, const std::string& di
                                      NodeName(i),
                                      "--cluster_name",
                                      cluster_name,
+                                     "-m",
+                                     "-1",
                                      "--cluster",
                                      "nats://127.0.0.1:" + std::to_string(node.route_port),
                                      "--routes",
@@ -558,6 +596,31 @@ std::string NatsCluster::Launch(const std::string& binary, const std::string& di
       SleepMs(100);
     }
     NatsRequest(nodes_[0]->port, "$JS.API.STREAM.DELETE.rng_probe", "", 2000);
+  }
+  // A full mesh: every node has a route to every other one. nats-server closes one of two
+  // routes that two nodes opened to each other at the same moment ("Duplicate Route"), and
+  // the JetStream groups can be ready before the last pair has reconnected. A test that then
+  // kills a node could leave two survivors with no route between them: no quorum, no new
+  // leader. /routez (monitoring on a free port, -m -1) says how many routes each node has.
+  for (size_t i = 0; i < nodes_.size() && nodes_.size() > 1; ++i) {
+    int http_port = MonitoringPortFromPortsFile(
+        ReadFile(FindPortsFile(nodes_[i]->dir, nodes_[i]->process.pid())));
+    std::string last = "no monitoring port in the ports file";
+    bool is_meshed = false;
+    while (http_port != 0 && !is_meshed) {
+      std::optional<std::string> routez = HttpGet(http_port, "/routez", 1000);
+      size_t at = routez ? routez->find("\"num_routes\":") : std::string::npos;
+      is_meshed = at != std::string::npos &&
+                  std::atoi(routez->c_str() + at + 13) >= static_cast<int>(nodes_.size()) - 1;
+      if (is_meshed) break;
+      last = routez.value_or("no answer");
+      if (MonotonicMs() >= deadline_ms) break;
+      SleepMs(50);
+    }
+    if (!is_meshed) {
+      return NodeName(i) + ": routes to every other node not established in time: " +
+             last.substr(0, 300);
+    }
   }
   return {};
 }
