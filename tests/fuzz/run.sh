@@ -14,7 +14,8 @@
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 20); ignored when FUZZ_RUNS is set
 #   FUZZ_RUNS     executions per target (libFuzzer -runs)
-#   FUZZ_TARGETS  space-separated subset of: request_parser reply_writer key_codec dispatch
+#   FUZZ_TARGETS  space-separated subset of: request_parser reply_writer reply_parser key_codec
+#                 dispatch
 #   FUZZ_JOBS     targets run at the same time (default: the number of CPUs, at most 2)
 #   FUZZ_WORKDIR  where the corpus copies, logs and findings go (default: a new temp dir,
 #                 removed after a clean run, kept when something was found)
@@ -29,7 +30,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="$ROOT/build/fuzz"
 FUZZ_DIR="$ROOT/tests/fuzz"
-TARGETS=(${FUZZ_TARGETS:-request_parser reply_writer key_codec dispatch})
+TARGETS=(${FUZZ_TARGETS:-request_parser reply_writer reply_parser key_codec dispatch})
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-20}"
 RUNS="${FUZZ_RUNS:-}"
 cpus="$(nproc 2>/dev/null || echo 1)"
@@ -75,15 +76,15 @@ if [[ "${FUZZ_NO_BUILD:-0}" != 1 ]]; then
 
   # --- build ---------------------------------------------------------------------------------
   mkdir -p "$BUILD"
-  if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
-    log "configuring $BUILD"
-    CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DRNG_FUZZ=ON -DRNG_BUILD_TESTS=OFF -DRNG_BUILD_BENCH=OFF \
-      >"$BUILD/fuzz-configure.log" 2>&1 || {
-      cat "$BUILD/fuzz-configure.log"
-      exit 1
-    }
-  fi
+  # Configured every time (cheap once the cache exists), so a target added since the tree was
+  # first configured is known to it.
+  log "configuring $BUILD"
+  CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DRNG_FUZZ=ON -DRNG_BUILD_TESTS=OFF -DRNG_BUILD_BENCH=OFF \
+    >"$BUILD/fuzz-configure.log" 2>&1 || {
+    cat "$BUILD/fuzz-configure.log"
+    exit 1
+  }
   log "building ${TARGETS[*]}"
   build_targets=()
   for t in "${TARGETS[@]}"; do build_targets+=("${t}_fuzz"); done
