@@ -34,12 +34,14 @@ struct Json {
   Kind kind = Kind::kNull;
   bool boolean = false;
   std::string text;  // kString: the string; kNumber: the number as written
-  std::vector<std::pair<std::string, Json>> members;  // kObject
-  std::vector<Json> items;                            // kArray
+  // kObject: names[i] is the name of items[i]. kArray: items only. (Two vectors rather than
+  // pairs: a std::pair member of the type being defined does not compile with clang.)
+  std::vector<std::string> names;
+  std::vector<Json> items;
 
   const Json* Get(std::string_view name) const {
-    for (const auto& [k, v] : members) {
-      if (k == name) return &v;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) return &items[i];
     }
     return nullptr;
   }
@@ -141,7 +143,8 @@ class JsonReader {
         if (pos_ >= s_.size() || s_[pos_++] != ':') return false;
         Json member;
         if (!Parse(&member, depth + 1)) return false;
-        v->members.emplace_back(std::move(name), std::move(member));
+        v->names.push_back(std::move(name));
+        v->items.push_back(std::move(member));
         Skip();
         if (pos_ >= s_.size()) return false;
         if (s_[pos_] == ',') {
@@ -461,8 +464,10 @@ std::optional<MigrateCheckpoint> DecodeCheckpoint(std::string_view json) {
   }
   if (const Json* types = doc->Get("skipped_by_type");
       types != nullptr && types->kind == Json::Kind::kObject) {
-    for (const auto& [type, n] : types->members) {
-      if (std::optional<uint64_t> v = n.Uint()) cp.counts.skipped_by_type[type] = *v;
+    for (size_t i = 0; i < types->names.size(); ++i) {
+      if (std::optional<uint64_t> v = types->items[i].Uint()) {
+        cp.counts.skipped_by_type[types->names[i]] = *v;
+      }
     }
   }
   if (const Json* s = doc->Get("seconds")) cp.seconds = s->Double();
