@@ -118,7 +118,8 @@ void WriteMirror::OnTimer() {
     }
   }
   if (!is_leader_) return;
-  if (!is_polling_ && now >= next_poll_ms_ && fetched_to_ >= stream_last_) PollLastSeq();
+  // Polled on every tick, also while behind: mirror_lag in INFO is then at most poll_ms old.
+  if (!is_polling_ && now >= next_poll_ms_) PollLastSeq();
   Fetch();
 }
 
