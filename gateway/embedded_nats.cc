@@ -39,8 +39,8 @@ std::string FindOnPath(const std::string& name) {
   return {};
 }
 
-// The client URL from a nats-server ports file. 2.9 writes {"nats":["nats://127.0.0.1:N"]};
-// newer servers may add other listeners, so the "nats" key is looked up, not the first URL.
+}  // namespace
+
 std::string ClientUrlFromPortsFile(const std::string& path) {
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -52,8 +52,6 @@ std::string ClientUrlFromPortsFile(const std::string& path) {
   if (end == std::string::npos) return {};
   return text.substr(start, end - start);
 }
-
-}  // namespace
 
 std::string EmbeddedNats::Start(const std::string& binary, const std::string& data_dir,
                                 int64_t timeout_ms) {

@@ -16,6 +16,11 @@
 
 namespace gateway {
 
+// The client URL in a nats-server ports file (2.9 writes {"nats":["nats://127.0.0.1:N"]}; the
+// "nats" key is looked up, not the first URL), or empty. `migrate` uses it to find the server
+// a running gateway started.
+std::string ClientUrlFromPortsFile(const std::string& path);
+
 class EmbeddedNats {
  public:
   EmbeddedNats() = default;

@@ -120,8 +120,9 @@ void FallbackLayer::CheckFlushMarker() {
   }));
 }
 
-void FallbackLayer::Fail(const std::shared_ptr<Lookup>& lookup, std::string detail) {
-  ++stats_.errors;
+void FallbackLayer::Fail(const std::shared_ptr<Lookup>& lookup, std::string detail,
+                         bool is_error) {
+  if (is_error) ++stats_.errors;
   kvmap::GetResult r;
   r.status = kvmap::KvStatus::kInternal;
   r.detail = std::move(detail);
@@ -160,9 +161,9 @@ void FallbackLayer::AskOldRedis(std::shared_ptr<Lookup> lookup) {
         if (v.is_error()) {
           if (v.str.starts_with("WRONGTYPE")) {
             ++stats_.wrong_type;
-            --stats_.errors;  // counted apart
-            Fail(lookup, where + "the old Redis holds a type the gateway does not store at "
-                                 "this key");
+            Fail(lookup,
+                 where + "the old Redis holds a type the gateway does not store at this key",
+                 /*is_error=*/false);
           } else {
             Fail(lookup, where + v.str);
           }

@@ -80,7 +80,9 @@ class FallbackLayer : public kvmap::ForwardingBackend {
   void OnMiss(std::shared_ptr<Lookup> lookup);
   void AskOldRedis(std::shared_ptr<Lookup> lookup);
   void Copy(std::shared_ptr<Lookup> lookup, std::string value, int64_t pttl_ms);
-  void Fail(const std::shared_ptr<Lookup>& lookup, std::string detail);
+  // Answers the read with kInternal and `detail`; counts it in errors unless it is a
+  // wrong-type answer (counted in wrong_type by the caller).
+  void Fail(const std::shared_ptr<Lookup>& lookup, std::string detail, bool is_error = true);
   void CheckFlushMarker();
 
   template <class F>

@@ -92,6 +92,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/alive_guard.h"
 #include "gateway/embedded_nats.h"
 #include "gateway/loop_bridge.h"
 #include "gateway/nats_wire_backend.h"
@@ -205,15 +206,8 @@ std::string FindRunningEmbeddedNats(const std::string& data_dir) {
     if (!process_name.empty() && binary.compare(0, process_name.size(), process_name) != 0) {
       continue;
     }
-    std::ifstream in(it->path());
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    size_t key = text.find("\"nats\"");
-    if (key == std::string::npos) continue;
-    size_t start = text.find("nats://", key);
-    if (start == std::string::npos) continue;
-    size_t end = text.find('"', start);
-    if (end == std::string::npos) continue;
-    return text.substr(start, end - start);
+    std::string url = ClientUrlFromPortsFile(it->path().string());
+    if (!url.empty()) return url;
   }
   return {};
 }
@@ -287,10 +281,7 @@ class Migration {
 
   template <class F>
   auto Guard(F f) {
-    return [alive = std::weak_ptr<int>(alive_), f = std::move(f)](auto&&... args) mutable {
-      if (alive.expired()) return;
-      f(std::forward<decltype(args)>(args)...);
-    };
+    return GuardedBy(alive_, std::move(f));
   }
 
   // Phases before the walk.

@@ -34,6 +34,7 @@
 
 #include "gateway/config.h"
 #include "gateway/redis_client.h"
+#include "kvmap/js_api.h"
 
 namespace gateway {
 
@@ -100,8 +101,10 @@ std::string CheckpointKey(const RedisUrl& source, const std::optional<std::strin
 std::string PrintableKey(std::string_view key);
 
 // Appends `s` as a JSON string: " and \ escaped, every byte outside printable ASCII as
-// \u00XX (so PrintableKey's output goes through unchanged).
-void AppendJsonString(std::string* out, std::string_view s);
+// \u00XX (so PrintableKey's output goes through unchanged): kvmap's, ASCII only.
+inline void AppendJsonString(std::string* out, std::string_view s) {
+  kvmap::AppendJsonString(out, s, /*ascii_only=*/true);
+}
 
 // Entry point: argv[1] is "migrate". Exit status 0 on success, 1 on failure (and for --verify
 // when any key differs), 2 on a usage error.

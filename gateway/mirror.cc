@@ -101,7 +101,8 @@ std::vector<std::pair<std::string, std::string>> WriteMirror::InfoFields() const
           {"mirror_errors", std::to_string(stats_.errors)},
           {"mirror_skipped", std::to_string(stats_.skipped)},
           {"mirror_copies_not_returned", std::to_string(stats_.copies_not_returned)},
-          {"mirror_elections", std::to_string(stats_.elections)}};
+          {"mirror_elections", std::to_string(stats_.elections)},
+          {"mirror_last_error", last_error_}};
 }
 
 void WriteMirror::OnTimer() {
@@ -123,10 +124,10 @@ void WriteMirror::OnTimer() {
   Fetch();
 }
 
-std::string WriteMirror::LeaseValue() const {
+std::string WriteMirror::LeaseValue(uint64_t seq) const {
   return "{\"owner\":\"" + owner_ + "\",\"until_ms\":" +
          std::to_string(kvmap::NowUnixMs() + options_.lease_ms) +
-         ",\"seq\":" + std::to_string(acked_) + "}";
+         ",\"seq\":" + std::to_string(seq) + "}";
 }
 
 void WriteMirror::Campaign() {
@@ -150,10 +151,7 @@ void WriteMirror::Campaign() {
       is_campaigning_ = false;
       return;
     }
-    uint64_t saved_acked = acked_;
-    acked_ = seq;  // LeaseValue writes it
-    std::string value = LeaseValue();
-    acked_ = saved_acked;
+    std::string value = LeaseValue(seq);
     kvmap::WriteRequest w;
     w.bucket = options_.lease_bucket;
     w.key = lease_key_;
@@ -168,7 +166,7 @@ void WriteMirror::Campaign() {
 
 void WriteMirror::Renew() {
   is_campaigning_ = true;
-  std::string value = LeaseValue();
+  std::string value = LeaseValue(acked_);
   kvmap::WriteRequest w;
   w.bucket = options_.lease_bucket;
   w.key = lease_key_;
@@ -219,7 +217,8 @@ void WriteMirror::Rewind(const char* why) {
   fetched_to_ = sent_ = acked_;
   in_flight_ = 0;
   resume_at_ms_ = static_cast<int64_t>(uv_now(loop_)) + 500;
-  (void)why;
+  last_error_ = why;
+  if (!old_->last_error().empty()) last_error_ += " (" + old_->last_error() + ")";
 }
 
 void WriteMirror::PollLastSeq() {

@@ -62,7 +62,7 @@ class WriteMirror {
  public:
   struct Stats {
     uint64_t forwarded = 0;   // changes the old Redis acknowledged
-    uint64_t errors = 0;      // error replies and connection failures
+    uint64_t errors = 0;      // error replies and connection failures (and fetch failures)
     uint64_t skipped = 0;     // internal keys, other types, changed large values
     uint64_t elections = 0;   // times this gateway took the lease
     uint64_t copies_not_returned = 0;  // values migrate or --fallback copied from it
@@ -93,7 +93,8 @@ class WriteMirror {
   void Renew();
   void BecomeLeader(uint64_t lease_revision, uint64_t seq);
   void StepDown(const char* why);
-  std::string LeaseValue() const;
+  // The lease entry: this owner, valid for lease_ms from now, forwarded up to `seq`.
+  std::string LeaseValue(uint64_t seq) const;
   void PollLastSeq();
   void Fetch();
   void OnFetched(uint64_t generation, uint64_t seq, const kvmap::StreamReply& reply);
@@ -114,6 +115,7 @@ class WriteMirror {
   std::string owner_;
   std::string lease_key_;
   Stats stats_;
+  std::string last_error_;  // why forwarding last rewound (INFO mirror_last_error)
 
   bool is_leader_ = false;
   bool is_campaigning_ = false;

@@ -78,16 +78,26 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
-void AppendJsonString(std::string* out, std::string_view s) {
+}  // namespace
+
+void AppendJsonString(std::string* out, std::string_view s, bool ascii_only) {
+  static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') out->push_back('\\');
-    out->push_back(c);
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(ch);
+    } else if (c < 0x20 || (ascii_only && c >= 0x7f)) {
+      out->append("\\u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
+    } else {
+      out->push_back(ch);
+    }
   }
   out->push_back('"');
 }
-
-}  // namespace
 
 std::optional<uint64_t> FindJsonUint(std::string_view json, std::string_view field) {
   size_t p = FindFieldValue(json, field);

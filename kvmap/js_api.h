@@ -31,6 +31,11 @@ std::optional<JsApiError> ParseJsApiError(std::string_view json);
 // taken from "wrong last sequence: N".
 WriteResult ParsePubAck(std::string_view json);
 
+// Appends `s` as a JSON string: quotes, backslash escapes for '"' and '\\', \u00XX for control
+// characters. Other bytes pass through (UTF-8 text stays readable), unless `ascii_only`: then
+// every byte from 0x7f up is written as \u00XX too, so arbitrary bytes always give valid JSON.
+void AppendJsonString(std::string* out, std::string_view s, bool ascii_only = false);
+
 // Returns the unsigned integer value of "field":N at the top level or nested (first match), or
 // nullopt.
 std::optional<uint64_t> FindJsonUint(std::string_view json, std::string_view field);

@@ -43,15 +43,6 @@ void AppendDecimal(std::string* out, uint64_t v) {
   out->append(buf, static_cast<size_t>(end - buf));
 }
 
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') out->push_back('\\');
-    if (static_cast<unsigned char>(c) >= 0x20) out->push_back(c);
-  }
-  out->push_back('"');
-}
-
 }  // namespace
 
 NatsParseStatus ParseNatsOp(std::string_view data, NatsOp* op, size_t* consumed,

@@ -14,25 +14,6 @@
 namespace kvmap {
 namespace {
 
-void AppendJsonString(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(ch);
-    } else if (c < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 15]);
-    } else {
-      out->push_back(ch);
-    }
-  }
-  out->push_back('"');
-}
-
 // Position just after `"field":` at any depth (whitespace skipped), or npos. Enough for the
 // flat ObjectInfo JSON (the only nested object, "options", has no field we read).
 size_t FindValue(std::string_view json, std::string_view field, size_t from = 0) {
